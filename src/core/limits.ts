@@ -1,0 +1,47 @@
+// Every limit and default in one place, each with the reason for its size.
+
+export const limits = {
+  /** Largest frame accepted on an authenticated connection. Objects larger than this travel in parts. */
+  frameBytesMax: 64 * 1024 * 1024,
+  /** Largest frame before authentication: handshake messages are tiny, so anything bigger is hostile. */
+  handshakeFrameBytesMax: 1024,
+  /** A peer that has not finished the handshake by then is dropped (slowloris protection). */
+  handshakeTimeoutMs: 5_000,
+  /** Bytes queued for one socket beyond which senders of bulk data wait for 'drain'. */
+  socketBufferedBytesHigh: 8 * 1024 * 1024,
+  /** Size of one part of an object moving between processes; small enough to interleave with control traffic. */
+  objectPartBytes: 1024 * 1024,
+  /** Results up to this size travel inline with the completion; larger ones stay on the node that made them. */
+  inlineObjectBytesMax: 100 * 1024,
+  /** Messages coalesced into one frame at most; bounds frame size for small control messages. */
+  messagesPerFrameMax: 4096,
+  /** Default interval between node heartbeats. */
+  heartbeatIntervalMs: 500,
+  /** A node silent this long is dead; with 500 ms heartbeats this detects a dead node within 3 s. */
+  nodeTimeoutMs: 2_500,
+  /** Tasks sent to a node per CPU beyond what it runs, so tiny tasks keep workers busy without flooding a slow node. */
+  tasksOutstandingPerCpu: 16,
+  /** Tasks a node hands one worker at once when its local queue is long (amortises the IPC round trip). */
+  workerPipelineMax: 16,
+  /** Default retries after system failures (node or worker death), as the API contract says. */
+  taskRetriesDefault: 3,
+  /** Queued tasks the head accepts per job before refusing more, so a runaway client cannot exhaust memory. */
+  tasksQueuedPerJobMax: 5_000_000,
+  /** Unanswered requests per connection. */
+  requestsPendingMax: 100_000,
+  /** Delay before a worker that died is restarted, growing to the max when it keeps dying. */
+  workerRestartDelayMs: 50,
+  workerRestartDelayMsMax: 5_000,
+  /** Reconnect backoff for nodes and clients. */
+  reconnectDelayMs: 100,
+  reconnectDelayMsMax: 5_000,
+  /** Items per map chunk at most; larger chunks hurt load balance and progress granularity. */
+  mapChunkItemsMax: 1_024,
+  /** Map chunks aimed for per CPU slot, so the tail of a map stays balanced. */
+  mapChunksPerSlot: 4,
+  /** Bytes of in-memory objects a node keeps before refusing new puts. */
+  objectStoreBytesMax: 4 * 1024 * 1024 * 1024,
+} as const;
+
+export const defaultHeadPort = 7340;
+export const protocolVersion = 1;

@@ -1,0 +1,225 @@
+// Every message on the wire: schemas (checked at the boundary) and the TS types derived from them.
+
+import { limits } from "../core/limits.js";
+import {
+  anything,
+  array,
+  bool,
+  bytes,
+  literal,
+  num,
+  object,
+  optional,
+  record,
+  str,
+  tagged,
+  uint,
+  type Infer,
+  type Schema,
+} from "./schema.js";
+
+const id = str(128);
+const name = str(256);
+const payload = bytes(limits.frameBytesMax);
+const listMax = 1_000_000;
+
+export const resourcesSchema = record(num, 64);
+export const labelsSchema = record(str(256), 64);
+
+export const errorInfoSchema = object({
+  code: literal(
+    "task_failed",
+    "task_cancelled",
+    "dependency_failed",
+    "worker_crashed",
+    "timeout",
+    "connection_closed",
+    "protocol",
+    "auth",
+    "capacity",
+    "not_found",
+    "internal",
+  ),
+  message: str(65_536),
+  retryable: bool,
+  errorName: optional(str(256)),
+  remoteStack: optional(str(65_536)),
+  taskName: optional(name),
+  taskId: optional(id),
+  nodeId: optional(id),
+  attempt: optional(uint),
+});
+
+/** "call": args are the function's arguments. "map": args is one array; the function runs once per item. */
+const taskMode = literal("call", "map");
+
+const refArg = object({ pos: uint, objectId: id });
+
+/** A task as the client submits it. The client keeps it until the result arrives (it owns the task). */
+export const taskSpecSchema = object({
+  taskId: id,
+  name,
+  bundleId: id,
+  mode: taskMode,
+  /** msgpack of the argument array, with null where `refs` place a dependency's value. */
+  args: payload,
+  refs: array(refArg, 4096),
+  demand: resourcesSchema,
+  labels: optional(labelsSchema),
+  retries: uint,
+  retryExceptions: bool,
+  timeoutMs: uint,
+  priority: num,
+});
+export type TaskSpec = Infer<typeof taskSpecSchema>;
+
+export const objectLocationSchema = object({ nodeId: id, address: str(300) });
+export type ObjectLocation = Infer<typeof objectLocationSchema>;
+
+/** A dependency as a node receives it: the value itself when small, else where to fetch it. */
+const resolvedRef = object({
+  pos: uint,
+  objectId: id,
+  value: optional(payload),
+  locations: array(objectLocationSchema, 64),
+});
+export type ResolvedRef = Infer<typeof resolvedRef>;
+
+export const assignmentSchema = object({
+  taskId: id,
+  attempt: uint,
+  jobId: id,
+  name,
+  bundleId: id,
+  mode: taskMode,
+  args: payload,
+  refs: array(resolvedRef, 4096),
+  demand: resourcesSchema,
+  timeoutMs: uint,
+});
+export type Assignment = Infer<typeof assignmentSchema>;
+
+/** A node's report of one attempt. `systemFailure` means the worker or node failed, not user code. */
+export const taskResultSchema = tagged("status", {
+  done: object({ taskId: id, attempt: uint, runMs: num, inline: optional(payload), size: uint }),
+  failed: object({ taskId: id, attempt: uint, runMs: num, error: errorInfoSchema, systemFailure: bool }),
+});
+export type TaskResult = Infer<typeof taskResultSchema>;
+
+/** What the client learns of its task: the value inline, or the node holding it. */
+export const clientResultSchema = tagged("status", {
+  done: object({ taskId: id, inline: optional(payload), size: uint, location: optional(objectLocationSchema) }),
+  failed: object({ taskId: id, error: errorInfoSchema }),
+});
+export type ClientResult = Infer<typeof clientResultSchema>;
+
+const nodeStatusSchema = object({
+  nodeId: id,
+  hostname: str(256),
+  address: str(300),
+  state: literal("alive", "suspect", "dead"),
+  resources: resourcesSchema,
+  available: resourcesSchema,
+  labels: labelsSchema,
+  tasksOutstanding: uint,
+  tasksDone: uint,
+  tasksFailed: uint,
+  objectsBytes: uint,
+  lastHeartbeatAgoMs: num,
+});
+export type NodeStatus = Infer<typeof nodeStatusSchema>;
+
+const jobStatusSchema = object({
+  jobId: id,
+  name: str(256),
+  owner: str(256),
+  state: literal("running", "finished", "failed"),
+  startedAtMs: num,
+  durationMs: num,
+  tasksSubmitted: uint,
+  tasksDone: uint,
+  tasksFailed: uint,
+  tasksRunning: uint,
+  tasksQueued: uint,
+});
+export type JobStatus = Infer<typeof jobStatusSchema>;
+
+export const clusterStatusSchema = object({
+  headAddress: str(300),
+  uptimeMs: num,
+  nodes: array(nodeStatusSchema, 100_000),
+  jobs: array(jobStatusSchema, 100_000),
+});
+export type ClusterStatus = Infer<typeof clusterStatusSchema>;
+
+/** Messages that expect no answer. */
+export const oneWaySchemas = {
+  heartbeat: object({ tasksQueued: uint, tasksRunning: uint, objects: uint, objectsBytes: uint }),
+  tasks_submit: object({ tasks: array(taskSpecSchema, listMax) }),
+  task_assign: object({ tasks: array(assignmentSchema, listMax) }),
+  task_results: object({ results: array(taskResultSchema, listMax) }),
+  client_results: object({ results: array(clientResultSchema, listMax) }),
+  task_cancel: object({ taskIds: array(id, listMax) }),
+  object_put_inline: object({ objectId: id, value: payload }),
+  object_push: object({ objectId: id, xfer: uint, size: uint }),
+  object_part: object({ xfer: uint, offset: uint, data: payload }),
+  object_added: object({ objectId: id, size: uint }),
+  objects_release: object({ objectIds: array(id, listMax) }),
+  objects_delete: object({ objectIds: array(id, listMax) }),
+  shutdown: object({ reason: str(1024) }),
+} as const;
+
+/** Messages that expect a reply, with the reply's schema. */
+export const requestSchemas = {
+  node_register: {
+    request: object({
+      nodeId: optional(id),
+      hostname: str(256),
+      pid: uint,
+      dataAddress: str(300),
+      resources: resourcesSchema,
+      labels: labelsSchema,
+    }),
+    reply: object({ nodeId: id, heartbeatIntervalMs: uint }),
+  },
+  client_register: {
+    request: object({ jobName: str(256), owner: str(256), hostname: str(256), pid: uint }),
+    reply: object({ jobId: id, clientId: id, cpusTotal: num, nodesAlive: uint }),
+  },
+  bundle_has: { request: object({ bundleId: id }), reply: object({ has: bool }) },
+  bundle_put: { request: object({ bundleId: id, code: payload }), reply: object({}) },
+  bundle_get: { request: object({ bundleId: id }), reply: object({ code: payload }) },
+  object_put_target: { request: object({ objectId: id, size: uint }), reply: objectLocationSchema },
+  object_fetch: { request: object({ objectId: id, xfer: uint }), reply: object({ size: uint }) },
+  cluster_status: { request: object({}), reply: clusterStatusSchema },
+  cluster_shutdown: { request: object({}), reply: object({}) },
+} as const;
+
+export type OneWayKind = keyof typeof oneWaySchemas;
+export type RequestKind = keyof typeof requestSchemas;
+
+export type OneWay<K extends OneWayKind = OneWayKind> = {
+  [N in K]: Infer<(typeof oneWaySchemas)[N]> & { kind: N };
+}[K];
+export type RequestBody<K extends RequestKind> = Infer<(typeof requestSchemas)[K]["request"]>;
+export type ReplyBody<K extends RequestKind> = Infer<(typeof requestSchemas)[K]["reply"]>;
+export type Request<K extends RequestKind = RequestKind> = {
+  [N in K]: RequestBody<N> & { kind: N; rid: number };
+}[K];
+
+export const replySchema = tagged("kind", {
+  reply: object({ rid: uint, ok: bool, body: anything, error: optional(errorInfoSchema) }),
+});
+export type Reply = Infer<typeof replySchema>;
+
+/** Anything an authenticated connection may carry. */
+export type Message = OneWay | Request | Reply;
+
+export function isRequestKind(kind: string): kind is RequestKind {
+  return Object.hasOwn(requestSchemas, kind);
+}
+export function isOneWayKind(kind: string): kind is OneWayKind {
+  return Object.hasOwn(oneWaySchemas, kind);
+}
+
+export const requestRid: Schema<number> = uint;

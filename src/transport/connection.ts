@@ -1,0 +1,344 @@
+// One authenticated, framed connection over a TCP socket: handshake, per-turn batching, request/reply, backpressure.
+
+import type { Socket } from "node:net";
+import { assert } from "../core/assert.js";
+import {
+  AuthError,
+  ConnectionClosedError,
+  errorFromInfo,
+  ProtocolError,
+  ShoalError,
+  TimeoutError,
+  type ErrorInfo,
+} from "../core/errors.js";
+import { limits } from "../core/limits.js";
+import type { Logger } from "../core/logger.js";
+import { encodeFrame, FrameDecoder } from "../protocol/codec.js";
+import {
+  newNonce,
+  ourVersion,
+  proofMatches,
+  prove,
+  validateHandshake,
+  type HandshakeMessage,
+  type PeerRole,
+} from "../protocol/handshake.js";
+import type { OneWay, ReplyBody, Request, RequestBody, RequestKind } from "../protocol/messages.js";
+import { validateMessage, validateReplyBody } from "../protocol/validate.js";
+
+export interface ConnectionHandlers {
+  /** One-way messages, in arrival order. */
+  onMessage(message: OneWay): void;
+  /** Requests; the returned value (or promise) is the reply body, a thrown ShoalError the error reply. */
+  onRequest(request: Request): unknown;
+  /** Called once, when the connection ends for any reason. */
+  onClose(reason: Error | undefined): void;
+}
+
+type Side =
+  | { kind: "server"; step: "await_hello" | "await_proof"; nonce?: Buffer; peerNonce?: Uint8Array }
+  | { kind: "dialer"; role: PeerRole; step: "await_challenge" | "await_welcome"; nonce: Buffer };
+
+interface PendingRequest {
+  kind: RequestKind;
+  resolve(body: unknown): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class Connection {
+  /** What the other side said it is; known once the handshake completes. */
+  peerRole: PeerRole | undefined;
+  private state: "handshaking" | "open" | "closed" = "handshaking";
+  private readonly decoder = new FrameDecoder(limits.handshakeFrameBytesMax);
+  private outbox: unknown[] = [];
+  private flushScheduled = false;
+  private nextRid = 1;
+  private readonly pending = new Map<number, PendingRequest>();
+  private handlers: ConnectionHandlers | undefined;
+  private readonly handshakeTimer: NodeJS.Timeout;
+  private openWaiters: Array<{ resolve(): void; reject(error: Error): void }> = [];
+  private drainWaiters: Array<() => void> = [];
+  private closeReason: Error | undefined;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly token: string,
+    private side: Side,
+    readonly remote: string,
+    private readonly log: Logger,
+  ) {
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.receive(chunk));
+    socket.on("drain", () => this.wakeDrainWaiters());
+    socket.on("error", (error) => this.close(new ConnectionClosedError(`connection to ${remote} failed: ${error.message}`)));
+    socket.on("close", () => this.close(new ConnectionClosedError(`connection to ${remote} closed`)));
+    this.handshakeTimer = setTimeout(
+      () => this.fail(new ProtocolError(`handshake with ${remote} did not finish within ${limits.handshakeTimeoutMs} ms`)),
+      limits.handshakeTimeoutMs,
+    );
+  }
+
+  /** Wraps an accepted socket; `onOpen` runs once the peer has proven the token. */
+  static accept(socket: Socket, token: string, log: Logger, onOpen: (connection: Connection) => void): Connection {
+    const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
+    const connection = new Connection(socket, token, { kind: "server", step: "await_hello" }, remote, log);
+    connection.openWaiters.push({ resolve: () => onOpen(connection), reject: () => {} });
+    return connection;
+  }
+
+  /** Runs the handshake on a connected socket; resolves when both sides have proven the token. */
+  static dial(socket: Socket, token: string, role: PeerRole, remote: string, log: Logger): Promise<Connection> {
+    const nonce = newNonce();
+    const connection = new Connection(socket, token, { kind: "dialer", role, step: "await_challenge", nonce }, remote, log);
+    connection.writeNow([{ kind: "hello", protocol: "shoal", version: ourVersion, role, nonce }]);
+    return new Promise((resolve, reject) => {
+      connection.openWaiters.push({ resolve: () => resolve(connection), reject });
+    });
+  }
+
+  /** Installs the message handlers; messages arriving before this are a protocol error. */
+  setHandlers(handlers: ConnectionHandlers): void {
+    this.handlers = handlers;
+  }
+
+  get isOpen(): boolean {
+    return this.state === "open";
+  }
+
+  isClosed(): boolean {
+    return this.state === "closed";
+  }
+
+  /** Queues a one-way message; all messages queued in one event-loop turn leave in one frame. */
+  send(message: OneWay): void {
+    if (this.state !== "open") return;
+    this.enqueue(message);
+  }
+
+  request<K extends RequestKind>(kind: K, body: RequestBody<K>, timeoutMs = 0): Promise<ReplyBody<K>> {
+    if (this.state !== "open") {
+      return Promise.reject(this.closeReason ?? new ConnectionClosedError(`connection to ${this.remote} is not open`));
+    }
+    if (this.pending.size >= limits.requestsPendingMax) {
+      return Promise.reject(new ShoalError("capacity", `too many requests pending on ${this.remote}`, true));
+    }
+    const rid = this.nextRid++;
+    return new Promise((resolve, reject) => {
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              this.pending.delete(rid);
+              reject(new TimeoutError(`${kind} to ${this.remote} got no reply within ${timeoutMs} ms`));
+            }, timeoutMs)
+          : undefined;
+      this.pending.set(rid, { kind, resolve: resolve as (body: unknown) => void, reject, timer });
+      this.enqueue({ ...body, kind, rid });
+    });
+  }
+
+  /** Resolves once the socket's send buffer is below the high-water mark (bulk senders await this). */
+  async drained(): Promise<void> {
+    while (this.state === "open" && this.socket.writableLength > limits.socketBufferedBytesHigh) {
+      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    }
+    if (this.state === "closed") throw this.closeReason ?? new ConnectionClosedError(`connection to ${this.remote} closed`);
+  }
+
+  close(reason?: Error): void {
+    if (this.state === "closed") return;
+    this.flush();
+    this.state = "closed";
+    this.closeReason = reason;
+    clearTimeout(this.handshakeTimer);
+    this.socket.end();
+    this.socket.destroySoon?.();
+    const closedError = reason ?? new ConnectionClosedError(`connection to ${this.remote} closed`);
+    for (const waiter of this.openWaiters) waiter.reject(closedError);
+    this.openWaiters = [];
+    for (const [, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(closedError);
+    }
+    this.pending.clear();
+    this.wakeDrainWaiters();
+    this.handlers?.onClose(reason);
+  }
+
+  private fail(error: Error): void {
+    this.log.warn({ remote: this.remote, err: error.message }, "closing connection");
+    this.close(error);
+    this.socket.destroy();
+  }
+
+  private enqueue(message: unknown): void {
+    this.outbox.push(message);
+    if (this.outbox.length >= limits.messagesPerFrameMax) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.outbox.length === 0 || this.socket.destroyed) return;
+    const batch = this.outbox;
+    this.outbox = [];
+    this.writeFrames(batch);
+  }
+
+  /** Splits a batch whose frame would exceed the limit; a single oversize message is a bug upstream. */
+  private writeFrames(batch: unknown[]): void {
+    const frame = encodeFrame(batch);
+    if (frame.length - 4 <= limits.frameBytesMax) {
+      this.socket.write(frame);
+      return;
+    }
+    assert(batch.length > 1, `a single message of ${frame.length} bytes exceeds the frame limit`);
+    const half = Math.ceil(batch.length / 2);
+    this.writeFrames(batch.slice(0, half));
+    this.writeFrames(batch.slice(half));
+  }
+
+  private writeNow(messages: HandshakeMessage[]): void {
+    this.socket.write(encodeFrame(messages));
+  }
+
+  private wakeDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.state === "closed") return;
+    try {
+      this.decoder.push(chunk);
+      for (let batch = this.decoder.next(); batch !== undefined; batch = this.decoder.next()) {
+        for (const raw of batch) {
+          if (this.state === "handshaking") this.handshakeStep(validateHandshake(raw));
+          else if (this.state === "open") this.dispatch(raw);
+        }
+        if (this.isClosed()) return;
+      }
+    } catch (error) {
+      if (error instanceof ShoalError) this.fail(error);
+      else this.fail(new ProtocolError(`could not process input from ${this.remote}: ${(error as Error).message}`));
+    }
+  }
+
+  private dispatch(raw: unknown): void {
+    const message = validateMessage(raw);
+    const handlers = this.handlers;
+    if (handlers === undefined) throw new ProtocolError("message arrived before the connection was ready");
+    if (message.kind === "reply") {
+      const pending = this.pending.get(message.rid);
+      if (pending === undefined) return; // timed out already
+      this.pending.delete(message.rid);
+      clearTimeout(pending.timer);
+      if (message.ok) pending.resolve(validateReplyBody(pending.kind, message.body));
+      else pending.reject(remoteError(message.error));
+      return;
+    }
+    if ("rid" in message) {
+      this.answer(message, handlers);
+      return;
+    }
+    handlers.onMessage(message);
+  }
+
+  private answer(request: Request, handlers: ConnectionHandlers): void {
+    const rid = request.rid;
+    const replyError = (error: unknown): void => {
+      const info: ErrorInfo =
+        error instanceof ShoalError
+          ? error.toInfo()
+          : { code: "internal", message: (error as Error)?.message ?? String(error), retryable: false };
+      if (!(error instanceof ShoalError)) this.log.error({ err: error, kind: request.kind }, "request handler failed");
+      this.send({ kind: "reply", rid, ok: false, error: info } as never);
+    };
+    try {
+      const result = handlers.onRequest(request);
+      if (result instanceof Promise) {
+        result.then((body) => this.send({ kind: "reply", rid, ok: true, body } as never), replyError);
+      } else this.send({ kind: "reply", rid, ok: true, body: result } as never);
+    } catch (error) {
+      replyError(error);
+    }
+  }
+
+  private handshakeStep(message: HandshakeMessage): void {
+    const side = this.side;
+    if (side.kind === "server") this.serverStep(side, message);
+    else this.dialerStep(side, message);
+  }
+
+  private serverStep(side: Extract<Side, { kind: "server" }>, message: HandshakeMessage): void {
+    if (side.step === "await_hello" && message.kind === "hello") {
+      if (message.version !== ourVersion) {
+        return this.reject(`incompatible protocol version ${message.version}; this process speaks version ${ourVersion}`);
+      }
+      const nonce = newNonce();
+      this.peerRole = message.role;
+      this.side = { kind: "server", step: "await_proof", nonce, peerNonce: message.nonce };
+      this.writeNow([{ kind: "challenge", version: ourVersion, nonce, proof: prove(this.token, "server", message.nonce, nonce) }]);
+      return;
+    }
+    if (side.step === "await_proof" && message.kind === "proof" && side.nonce && side.peerNonce) {
+      if (!proofMatches(prove(this.token, "dialer", side.nonce, side.peerNonce), message.proof)) {
+        return this.reject("cluster token mismatch: check SHOAL_TOKEN or --token");
+      }
+      this.writeNow([{ kind: "welcome" }]);
+      this.open();
+      return;
+    }
+    throw new ProtocolError(`unexpected handshake message ${message.kind} from ${this.remote}`);
+  }
+
+  private dialerStep(side: Extract<Side, { kind: "dialer" }>, message: HandshakeMessage): void {
+    if (message.kind === "rejected") {
+      const isVersion = message.reason.startsWith("incompatible");
+      const error = isVersion ? new ProtocolError(`${this.remote} refused us: ${message.reason}`) : new AuthError(`${this.remote} refused us: ${message.reason}`);
+      this.close(error);
+      return;
+    }
+    if (side.step === "await_challenge" && message.kind === "challenge") {
+      if (message.version !== ourVersion) {
+        throw new ProtocolError(`${this.remote} speaks protocol version ${message.version}; we speak ${ourVersion}`);
+      }
+      if (!proofMatches(prove(this.token, "server", side.nonce, message.nonce), message.proof)) {
+        this.close(new AuthError(`${this.remote} could not prove it knows the cluster token: wrong address or a different token`));
+        return;
+      }
+      this.side = { ...side, step: "await_welcome" };
+      this.writeNow([{ kind: "proof", proof: prove(this.token, "dialer", message.nonce, side.nonce) }]);
+      return;
+    }
+    if (side.step === "await_welcome" && message.kind === "welcome") {
+      this.open();
+      return;
+    }
+    throw new ProtocolError(`unexpected handshake message ${message.kind} from ${this.remote}`);
+  }
+
+  private reject(reason: string): void {
+    this.log.warn({ remote: this.remote, reason }, "handshake rejected");
+    this.writeNow([{ kind: "rejected", reason }]);
+    this.close(new AuthError(reason));
+  }
+
+  private open(): void {
+    clearTimeout(this.handshakeTimer);
+    this.state = "open";
+    this.decoder.setFrameBytesMax(limits.frameBytesMax);
+    const waiters = this.openWaiters;
+    this.openWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
+  }
+}
+
+function remoteError(info: ErrorInfo | undefined): Error {
+  if (info === undefined) return new ProtocolError("error reply without error details");
+  return errorFromInfo(info);
+}

@@ -1,0 +1,89 @@
+// Listening for and dialing authenticated connections over TCP (TLS comes in through the same two functions).
+
+import { createServer, connect as netConnect, type Server } from "node:net";
+import { ConnectionClosedError, ShoalError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import type { PeerRole } from "../protocol/handshake.js";
+import { Connection } from "./connection.js";
+
+export interface Address {
+  host: string;
+  port: number;
+}
+
+/** Parses "host:port" (or "[v6]:port"); throws a ShoalError that names the bad part. */
+export function parseAddress(text: string, defaultPort?: number): Address {
+  const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:]+)(?::(\d+))?$/.exec(text);
+  if (match === null || match[1] === undefined) {
+    throw new ShoalError("protocol", `bad address ${JSON.stringify(text)}: expected HOST:PORT`, false);
+  }
+  const portText = match[2];
+  const port = portText === undefined ? defaultPort : Number(portText);
+  if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new ShoalError("protocol", `bad address ${JSON.stringify(text)}: port must be 1-65535`, false);
+  }
+  return { host: match[1], port };
+}
+
+export function formatAddress(address: Address): string {
+  return address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+export interface Listener {
+  readonly address: Address;
+  close(): Promise<void>;
+}
+
+/** Accepts connections; each one reaches `onConnection` only after it has proven the token. */
+export async function listen(options: {
+  host: string;
+  port: number;
+  token: string;
+  log: Logger;
+  onConnection(connection: Connection): void;
+}): Promise<Listener> {
+  const server: Server = createServer({ noDelay: true }, (socket) => {
+    Connection.accept(socket, options.token, options.log, options.onConnection);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("error", (error) => options.log.error({ err: error.message }, "listener error"));
+  const bound = server.address();
+  const port = typeof bound === "object" && bound !== null ? bound.port : options.port;
+  return {
+    address: { host: options.host, port },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Connects and runs the handshake; rejects with AuthError, ProtocolError or ConnectionClosedError. */
+export async function dial(options: {
+  address: Address;
+  token: string;
+  role: PeerRole;
+  log: Logger;
+  timeoutMs?: number;
+}): Promise<Connection> {
+  const remote = formatAddress(options.address);
+  const socket = netConnect({ host: options.address.host, port: options.address.port, noDelay: true });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new ConnectionClosedError(`could not connect to ${remote} within ${options.timeoutMs} ms`));
+    }, options.timeoutMs ?? 10_000);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.once("error", (error) => {
+      clearTimeout(timer);
+      reject(new ConnectionClosedError(`could not connect to ${remote}: ${error.message}`));
+    });
+  });
+  return Connection.dial(socket, options.token, options.role, remote, options.log);
+}
