@@ -11,6 +11,8 @@ export const limits = {
   socketBufferedBytesHigh: 8 * 1024 * 1024,
   /** Size of one part of an object moving between processes; small enough to interleave with control traffic. */
   objectPartBytes: 1024 * 1024,
+  /** Largest single object: a transfer allocates this much up front, so it is bounded. */
+  objectBytesMax: 2 * 1024 * 1024 * 1024,
   /** Results up to this size travel inline with the completion; larger ones stay on the node that made them. */
   inlineObjectBytesMax: 100 * 1024,
   /** Messages coalesced into one frame at most; bounds frame size for small control messages. */

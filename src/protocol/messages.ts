@@ -15,7 +15,6 @@ import {
   tagged,
   uint,
   type Infer,
-  type Schema,
 } from "./schema.js";
 
 const id = str(128);
@@ -162,7 +161,7 @@ export const oneWaySchemas = {
   task_cancel: object({ taskIds: array(id, listMax) }),
   object_put_inline: object({ objectId: id, value: payload }),
   object_push: object({ objectId: id, xfer: uint, size: uint }),
-  object_part: object({ xfer: uint, offset: uint, data: payload }),
+  object_part: object({ xfer: uint, size: uint, offset: uint, data: payload }),
   object_added: object({ objectId: id, size: uint }),
   objects_release: object({ objectIds: array(id, listMax) }),
   objects_delete: object({ objectIds: array(id, listMax) }),
@@ -221,5 +220,3 @@ export function isRequestKind(kind: string): kind is RequestKind {
 export function isOneWayKind(kind: string): kind is OneWayKind {
   return Object.hasOwn(oneWaySchemas, kind);
 }
-
-export const requestRid: Schema<number> = uint;

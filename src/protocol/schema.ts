@@ -122,13 +122,18 @@ export function tagged<K extends string, M extends Record<string, Schema<object>
       if (!isPlainObject(value)) return fail(path, "object", value);
       const name = value[tag];
       if (typeof name !== "string" || !Object.hasOwn(members, name)) {
-        return new SchemaFailure(`${path}.${tag}: unknown ${tag} ${JSON.stringify(name)?.slice(0, 80)}`);
+        // Never stringify a non-string tag: bigints and cyclic values (both decodable) make JSON.stringify throw.
+        const shown = typeof name === "string" ? JSON.stringify(name.slice(0, 80)) : describe(name);
+        return new SchemaFailure(`${path}.${tag}: unknown ${tag} ${shown}`);
       }
       return (members[name] as Schema<object>).check(value, path) as never;
     },
   };
 }
 
+/** Only literal-like objects: msgpackr can also decode Sets, Dates, RegExps and Errors, which are not records. */
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+  if (typeof value !== "object" || value === null) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }

@@ -23,7 +23,7 @@ import {
   type HandshakeMessage,
   type PeerRole,
 } from "../protocol/handshake.js";
-import type { OneWay, ReplyBody, Request, RequestBody, RequestKind } from "../protocol/messages.js";
+import { isRequestKind, type OneWay, type ReplyBody, type Request, type RequestBody, type RequestKind } from "../protocol/messages.js";
 import { validateMessage, validateReplyBody } from "../protocol/validate.js";
 
 export interface ConnectionHandlers {
@@ -60,6 +60,8 @@ export class Connection {
   private openWaiters: Array<{ resolve(): void; reject(error: Error): void }> = [];
   private drainWaiters: Array<() => void> = [];
   private closeReason: Error | undefined;
+  /** Messages that arrived after the handshake but before setHandlers (the socket is paused meanwhile). */
+  private held: unknown[] = [];
 
   private constructor(
     private readonly socket: Socket,
@@ -97,9 +99,16 @@ export class Connection {
     });
   }
 
-  /** Installs the message handlers; messages arriving before this are a protocol error. */
+  /** Installs the message handlers; messages arriving before this wait for them, in order. */
   setHandlers(handlers: ConnectionHandlers): void {
     this.handlers = handlers;
+    const held = this.held;
+    this.held = [];
+    if (held.length === 0) return;
+    this.guard(() => {
+      for (const raw of held) if (this.state === "open") this.dispatch(raw);
+    });
+    if (this.state === "open") this.socket.resume();
   }
 
   get isOpen(): boolean {
@@ -213,7 +222,7 @@ export class Connection {
 
   private receive(chunk: Buffer): void {
     if (this.state === "closed") return;
-    try {
+    this.guard(() => {
       this.decoder.push(chunk);
       for (let batch = this.decoder.next(); batch !== undefined; batch = this.decoder.next()) {
         for (const raw of batch) {
@@ -222,6 +231,13 @@ export class Connection {
         }
         if (this.isClosed()) return;
       }
+    });
+  }
+
+  /** Runs input processing; anything it throws closes the connection. */
+  private guard(run: () => void): void {
+    try {
+      run();
     } catch (error) {
       if (error instanceof ShoalError) this.fail(error);
       else this.fail(new ProtocolError(`could not process input from ${this.remote}: ${(error as Error).message}`));
@@ -229,23 +245,39 @@ export class Connection {
   }
 
   private dispatch(raw: unknown): void {
-    const message = validateMessage(raw);
     const handlers = this.handlers;
-    if (handlers === undefined) throw new ProtocolError("message arrived before the connection was ready");
+    if (handlers === undefined) {
+      // The dialer learns of its connection only after the welcome; the peer may already be sending.
+      this.held.push(raw);
+      this.socket.pause();
+      return;
+    }
+    const message = validateMessage(raw);
     if (message.kind === "reply") {
       const pending = this.pending.get(message.rid);
       if (pending === undefined) return; // timed out already
       this.pending.delete(message.rid);
       clearTimeout(pending.timer);
-      if (message.ok) pending.resolve(validateReplyBody(pending.kind, message.body));
-      else pending.reject(remoteError(message.error));
+      if (!message.ok) {
+        pending.reject(remoteError(message.error));
+        return;
+      }
+      let body: unknown;
+      try {
+        body = validateReplyBody(pending.kind, message.body);
+      } catch (error) {
+        pending.reject(error as Error); // the caller learns why; the connection closes as for any bad input
+        throw error;
+      }
+      pending.resolve(body);
       return;
     }
-    if ("rid" in message) {
-      this.answer(message, handlers);
+    // By kind, not by the presence of a rid: a one-way message with a stray rid is still one-way.
+    if (isRequestKind(message.kind)) {
+      this.answer(message as Request, handlers);
       return;
     }
-    handlers.onMessage(message);
+    handlers.onMessage(message as OneWay);
   }
 
   private answer(request: Request, handlers: ConnectionHandlers): void {

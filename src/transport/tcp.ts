@@ -70,12 +70,13 @@ export async function dial(options: {
   timeoutMs?: number;
 }): Promise<Connection> {
   const remote = formatAddress(options.address);
+  const timeoutMs = options.timeoutMs ?? 10_000;
   const socket = netConnect({ host: options.address.host, port: options.address.port, noDelay: true });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new ConnectionClosedError(`could not connect to ${remote} within ${options.timeoutMs} ms`));
-    }, options.timeoutMs ?? 10_000);
+      reject(new ConnectionClosedError(`could not connect to ${remote} within ${timeoutMs} ms`));
+    }, timeoutMs);
     socket.once("connect", () => {
       clearTimeout(timer);
       resolve();

@@ -1,0 +1,82 @@
+// The `shoal` command line: start, up, status, run, stop.
+
+import { Command, Option } from "commander";
+import { connect } from "../client/index.js";
+import { clusterTarget, labelList, port, positiveInteger, positiveNumber, resourcesJson } from "./options.js";
+import { runCommand } from "./run.js";
+import { startCommand, type StartFlags } from "./start.js";
+import { statusCommand } from "./status.js";
+import { upCommand } from "./up.js";
+
+const program = new Command()
+  .name("shoal")
+  .description("Shoal: a distributed compute cluster for TypeScript")
+  .showHelpAfterError("(add --help for usage)")
+  .enablePositionalOptions();
+
+program
+  .command("start")
+  .description("run a head (--head) or a node joining a head (--address HOST:PORT) in the foreground")
+  .option("--head", "start a head: the cluster's control plane")
+  .option("--address <host:port>", "start a node that joins the head at this address (env SHOAL_ADDRESS)")
+  .option("--host <host>", "address to bind and advertise (default 127.0.0.1: loopback only)")
+  .option("--port <port>", "head port (0 picks a free one)", port, 7340)
+  .option("--data-dir <dir>", "where the head keeps its store and token, or the node its code cache")
+  .option("--token <token>", "cluster token (env SHOAL_TOKEN); a head without one generates and stores one")
+  .option("--cpus <n>", "node: CPUs to offer (default: all)", positiveNumber("--cpus"))
+  .option("--memory <bytes>", "node: memory to offer in bytes (default: all)", positiveNumber("--memory"))
+  .option("--workers <n>", "node: worker processes (default: one per CPU)", positiveInteger("--workers"))
+  .option("--resources <json>", `node: custom resources, e.g. '{"gpu":1}'`, resourcesJson)
+  .option("--labels <k=v,...>", "node: labels, e.g. zone=eu,disk=ssd", labelList)
+  .option("--data-port <port>", "node: port of its object server (0 picks a free one)", port, 0)
+  .addOption(new Option("--heartbeat-interval-ms <ms>", "head: node heartbeat interval").argParser(positiveInteger("--heartbeat-interval-ms")).hideHelp())
+  .addOption(new Option("--node-timeout-ms <ms>", "head: silence after which a node is dead").argParser(positiveInteger("--node-timeout-ms")).hideHelp())
+  .action(async (flags: StartFlags) => {
+    await startCommand({ ...flags, ...(flags.address === undefined && !flags.head && process.env["SHOAL_ADDRESS"] ? { address: process.env["SHOAL_ADDRESS"] } : {}) });
+  });
+
+program
+  .command("up")
+  .description("run a local cluster (a head and N nodes, each its own process) until Ctrl-C")
+  .option("--nodes <n>", "number of nodes", positiveInteger("--nodes"), 2)
+  .option("--port <port>", "head port (0 picks a free one)", port, 7340)
+  .option("--cpus <n>", "CPUs each node offers (default: all)", positiveNumber("--cpus"))
+  .action(upCommand);
+
+program
+  .command("status")
+  .description("show nodes, their resources and usage, and jobs")
+  .option("--address <host:port>", "head address (env SHOAL_ADDRESS; default the cluster from `shoal up`, else 127.0.0.1:7340)")
+  .option("--token <token>", "cluster token (env SHOAL_TOKEN)")
+  .option("--json", "print JSON instead of tables")
+  .action(statusCommand);
+
+program
+  .command("run")
+  .description("run a TypeScript or JavaScript driver against SHOAL_ADDRESS, or an embedded local cluster")
+  .argument("<script>", "the driver program")
+  .argument("[args...]", "arguments for the driver")
+  .option("--address <host:port>", "head address (env SHOAL_ADDRESS)")
+  .option("--token <token>", "cluster token (env SHOAL_TOKEN)")
+  .passThroughOptions()
+  .action(async (script: string, args: string[], flags: { address?: string; token?: string }) => {
+    process.exitCode = await runCommand(script, args, flags);
+  });
+
+program
+  .command("stop")
+  .description("stop the cluster: the head tells every node to exit, then exits")
+  .option("--address <host:port>", "head address (env SHOAL_ADDRESS)")
+  .option("--token <token>", "cluster token (env SHOAL_TOKEN)")
+  .action(async (flags: { address?: string; token?: string }) => {
+    const target = clusterTarget(flags);
+    const cluster = await connect({ address: target.address, ...(target.token !== undefined && { token: target.token }), jobName: "shoal stop" });
+    await cluster.shutdownCluster();
+    await cluster.close();
+    process.stdout.write(`asked the cluster at ${target.address} to stop\n`);
+  });
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(`shoal: ${(error as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,91 @@
+// `shoal start --head` and `shoal start --address HOST:PORT`: run a head or a node in the foreground.
+
+import { join } from "node:path";
+import { createLogger } from "../observability/log.js";
+import { loadOrCreateToken, startHead } from "../head/main.js";
+import { startNode } from "../node/main.js";
+import { defaultHeadDataDir, shoalHome } from "./options.js";
+
+export interface StartFlags {
+  head?: boolean;
+  address?: string;
+  host?: string;
+  port: number;
+  dataDir?: string;
+  token?: string;
+  cpus?: number;
+  memory?: number;
+  workers?: number;
+  resources?: Record<string, number>;
+  labels?: Record<string, string>;
+  dataPort: number;
+  heartbeatIntervalMs?: number;
+  nodeTimeoutMs?: number;
+}
+
+export async function startCommand(flags: StartFlags): Promise<void> {
+  if (flags.head === true && flags.address !== undefined) throw new Error("give either --head or --address HOST:PORT, not both");
+  if (flags.head === true) return startHeadCommand(flags);
+  if (flags.address !== undefined) return startNodeCommand(flags.address, flags);
+  throw new Error("say what to start: --head for a head, or --address HOST:PORT to join a node to a head");
+}
+
+async function startHeadCommand(flags: StartFlags): Promise<void> {
+  const dataDir = flags.dataDir ?? defaultHeadDataDir;
+  const { token, generated } = loadOrCreateToken(dataDir, flags.token ?? process.env["SHOAL_TOKEN"]);
+  const head = await startHead({
+    host: flags.host ?? "127.0.0.1",
+    port: flags.port,
+    dataDir,
+    token,
+    log: createLogger("head"),
+    ...(flags.heartbeatIntervalMs !== undefined && { heartbeatIntervalMs: flags.heartbeatIntervalMs }),
+    ...(flags.nodeTimeoutMs !== undefined && { nodeTimeoutMs: flags.nodeTimeoutMs }),
+  });
+  const say = (line: string): boolean => process.stdout.write(`${line}\n`);
+  say(`shoal head listening on ${head.address} (data in ${dataDir})`);
+  if (generated) {
+    say(`generated a cluster token, saved in ${join(dataDir, "token")} (mode 0600); it is shown only this once:`);
+    say(`  export SHOAL_TOKEN=${token}`);
+  }
+  say(`join a node with:  shoal start --address ${head.address}   (with SHOAL_TOKEN set)`);
+  say(`ready ${head.address}`);
+  const stop = (): void => {
+    void head.stop().then(() => process.exit(0));
+  };
+  head.onShutdownRequested = stop;
+  onSignals(stop);
+}
+
+async function startNodeCommand(address: string, flags: StartFlags): Promise<void> {
+  const token = flags.token ?? process.env["SHOAL_TOKEN"];
+  if (token === undefined || token.trim() === "") {
+    throw new Error("a node needs the cluster token: pass --token or set SHOAL_TOKEN (the head printed it when it started)");
+  }
+  let node: Awaited<ReturnType<typeof startNode>> | undefined;
+  const stop = (): void => {
+    void (node?.stop() ?? Promise.resolve()).then(() => process.exit(0));
+  };
+  node = await startNode({
+    headAddress: address,
+    token: token.trim(),
+    host: flags.host ?? "127.0.0.1",
+    dataPort: flags.dataPort,
+    dataDir: flags.dataDir ?? join(shoalHome, `node-${process.pid}`),
+    ...(flags.cpus !== undefined && { cpus: flags.cpus }),
+    ...(flags.memory !== undefined && { memory: flags.memory }),
+    ...(flags.workers !== undefined && { workers: flags.workers }),
+    ...(flags.resources !== undefined && { resources: flags.resources }),
+    ...(flags.labels !== undefined && { labels: flags.labels }),
+    log: createLogger("node"),
+    onShutdown: stop,
+  });
+  process.stdout.write(`shoal node ${node.nodeId} joined ${address}; serving objects on ${node.dataAddress}\n`);
+  process.stdout.write(`ready ${node.dataAddress} ${node.nodeId}\n`);
+  onSignals(stop);
+}
+
+function onSignals(stop: () => void): void {
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}

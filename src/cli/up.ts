@@ -1,0 +1,26 @@
+// `shoal up`: a local cluster (a head and N nodes, each its own process) in one command, until Ctrl-C.
+
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { LocalCluster } from "../client/index.js";
+import { currentClusterFile } from "./options.js";
+
+export async function upCommand(flags: { nodes: number; port: number; cpus?: number }): Promise<void> {
+  const spec = flags.cpus === undefined ? {} : { cpus: flags.cpus };
+  const cluster = await LocalCluster.start({ nodes: Array.from({ length: flags.nodes }, () => spec), port: flags.port, logLevel: "warn" });
+  mkdirSync(dirname(currentClusterFile), { recursive: true, mode: 0o700 });
+  writeFileSync(currentClusterFile, JSON.stringify({ address: cluster.address, token: cluster.token }), { mode: 0o600 });
+  const say = (line: string): boolean => process.stdout.write(`${line}\n`);
+  say(`shoal: local cluster up: head at ${cluster.address}, ${flags.nodes} node(s) (logs in ${cluster.dataDir})`);
+  say(`  shoal status                      # from another terminal`);
+  say(`  export SHOAL_ADDRESS=${cluster.address} SHOAL_TOKEN=${cluster.token}`);
+  say(`  shoal run examples/pi.ts           # a driver against it`);
+  say(`press Ctrl-C to stop`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  say("stopping the local cluster...");
+  rmSync(currentClusterFile, { force: true });
+  await cluster.stop();
+}

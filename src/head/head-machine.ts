@@ -1,0 +1,594 @@
+// The head's pure state machine: membership, task life cycle, object directory and scheduling. No IO.
+//
+// Everything enters through step(event); the shell then drain()s the effects (messages to nodes and
+// clients, records to persist) and carries them out. Time arrives in events, randomness is injected,
+// so the simulator runs this very code.
+
+import { assertNever } from "../core/assert.js";
+import type { ErrorInfo } from "../core/errors.js";
+import { limits } from "../core/limits.js";
+import type { Random } from "../core/random.js";
+import { add, subtract, type Labels, type Resources } from "../core/resources.js";
+import type { Assignment, ClientResult, ResolvedRef, TaskResult, TaskSpec } from "../protocol/messages.js";
+import { Membership, type MemberState } from "../scheduler/membership.js";
+import { place, type NodeView } from "../scheduler/placement.js";
+import { ReadyQueue } from "../scheduler/ready-queue.js";
+import { ObjectDirectory, type ObjectEntry } from "./object-directory.js";
+
+export interface HeadConfig {
+  nodeTimeoutMs: number;
+  tasksOutstandingPerCpu: number;
+}
+
+export type HeadEvent =
+  | { kind: "tick"; nowMs: number }
+  | { kind: "node_joined"; nowMs: number; nodeId: string; address: string; resources: Resources; labels: Labels }
+  | { kind: "node_heard"; nowMs: number; nodeId: string }
+  | { kind: "node_disconnected"; nodeId: string }
+  | { kind: "job_started"; jobId: string; clientId: string; nowMs: number }
+  | { kind: "job_ended"; jobId: string; nowMs: number }
+  | { kind: "tasks_submitted"; jobId: string; tasks: TaskSpec[] }
+  | { kind: "task_results"; nodeId: string; results: TaskResult[] }
+  | { kind: "tasks_cancelled"; jobId: string; taskIds: string[] }
+  | { kind: "object_put_inline"; jobId: string; objectId: string; value: Uint8Array }
+  | { kind: "object_put_pending"; jobId: string; objectId: string }
+  | { kind: "object_added"; nodeId: string; objectId: string; size: number }
+  | { kind: "objects_released"; jobId: string; objectIds: string[] };
+
+export type HeadEffect =
+  | { kind: "assign"; nodeId: string; assignment: Assignment }
+  | { kind: "cancel_on_node"; nodeId: string; taskId: string }
+  | { kind: "delete_on_node"; nodeId: string; objectId: string }
+  | { kind: "client_result"; clientId: string; result: ClientResult }
+  | { kind: "node_died"; nodeId: string };
+
+type TaskState = "waiting" | "ready" | "assigned";
+
+interface TaskRecord {
+  readonly spec: TaskSpec;
+  readonly job: JobEntry;
+  state: TaskState;
+  depsMissing: number;
+  /** Attempts started so far; the current attempt's number once assigned. */
+  attempt: number;
+  systemFailures: number;
+  exceptionRetries: number;
+  nodeId: string | undefined;
+  cancelled: boolean;
+}
+
+export interface JobCounts {
+  tasksSubmitted: number;
+  tasksDone: number;
+  tasksFailed: number;
+  tasksRunning: number;
+  tasksQueued: number;
+}
+
+interface JobEntry extends JobCounts {
+  readonly jobId: string;
+  readonly clientId: string;
+  readonly startedAtMs: number;
+  endedAtMs: number | undefined;
+}
+
+interface NodeEntry extends NodeView {
+  address: string;
+  tasks: Set<TaskRecord>;
+  tasksDone: number;
+  tasksFailed: number;
+}
+
+export class HeadMachine {
+  private readonly membership: Membership;
+  private readonly nodes = new Map<string, NodeEntry>();
+  private readonly jobs = new Map<string, JobEntry>();
+  private readonly tasks = new Map<string, TaskRecord>();
+  private readonly readyQueue = new ReadyQueue<TaskRecord>();
+  readonly objects = new ObjectDirectory();
+  private effects: HeadEffect[] = [];
+  private scheduleNeeded = false;
+
+  constructor(
+    private readonly config: HeadConfig,
+    private readonly random: Random,
+  ) {
+    this.membership = new Membership(config.nodeTimeoutMs);
+  }
+
+  step(event: HeadEvent): void {
+    switch (event.kind) {
+      case "tick":
+        for (const nodeId of this.membership.tick(event.nowMs)) this.nodeDied(nodeId);
+        break;
+      case "node_joined":
+        this.nodeJoined(event);
+        break;
+      case "node_heard":
+        this.membership.heard(event.nodeId, event.nowMs);
+        break;
+      case "node_disconnected":
+        this.membership.disconnected(event.nodeId);
+        this.syncAlive(event.nodeId);
+        break;
+      case "job_started":
+        this.jobs.set(event.jobId, newJob(event.jobId, event.clientId, event.nowMs));
+        break;
+      case "job_ended":
+        this.jobEnded(event.jobId, event.nowMs);
+        break;
+      case "tasks_submitted":
+        for (const spec of event.tasks) this.submit(event.jobId, spec);
+        break;
+      case "task_results":
+        for (const result of event.results) this.taskResult(event.nodeId, result);
+        break;
+      case "tasks_cancelled":
+        for (const taskId of event.taskIds) this.cancel(event.jobId, taskId);
+        break;
+      case "object_put_inline":
+        this.putInline(event.jobId, event.objectId, event.value);
+        break;
+      case "object_put_pending":
+        if (this.jobs.has(event.jobId) && this.objects.get(event.objectId) === undefined) {
+          this.objects.declare(event.objectId, event.jobId);
+        }
+        break;
+      case "object_added":
+        this.objectAdded(event.nodeId, event.objectId, event.size);
+        break;
+      case "objects_released":
+        for (const objectId of event.objectIds) this.release(event.jobId, objectId);
+        break;
+      default:
+        assertNever(event, "head event");
+    }
+    if (this.scheduleNeeded) this.schedule();
+  }
+
+  /** Effects produced since the last drain, in order. */
+  drain(): HeadEffect[] {
+    const effects = this.effects;
+    this.effects = [];
+    return effects;
+  }
+
+  // ---- queries (for status and the API; never mutate) ----
+
+  nodeState(nodeId: string): MemberState | undefined {
+    return this.membership.stateOf(nodeId);
+  }
+
+  nodeAddress(nodeId: string): string | undefined {
+    return this.nodes.get(nodeId)?.address;
+  }
+
+  *nodeSummaries(nowMs: number): Iterable<NodeSummary> {
+    for (const node of this.nodes.values()) {
+      const available: Resources = { ...node.resources };
+      subtract(available, node.reserved);
+      yield {
+        nodeId: node.nodeId,
+        address: node.address,
+        state: this.membership.stateOf(node.nodeId) ?? "dead",
+        resources: node.resources,
+        available,
+        labels: node.labels,
+        tasksOutstanding: node.tasksOutstanding,
+        tasksDone: node.tasksDone,
+        tasksFailed: node.tasksFailed,
+        lastHeardAgoMs: nowMs - (this.membership.lastHeardMs(node.nodeId) ?? nowMs),
+      };
+    }
+  }
+
+  jobCounts(jobId: string): (JobCounts & { startedAtMs: number; endedAtMs: number | undefined }) | undefined {
+    return this.jobs.get(jobId);
+  }
+
+  get tasksTracked(): number {
+    return this.tasks.size;
+  }
+
+  cpusAlive(): number {
+    let cpus = 0;
+    for (const node of this.nodes.values()) if (node.alive) cpus += node.resources["cpus"] ?? 0;
+    return cpus;
+  }
+
+  nodesAlive(): number {
+    let count = 0;
+    for (const node of this.nodes.values()) if (node.alive) count += 1;
+    return count;
+  }
+
+  // ---- membership ----
+
+  private nodeJoined(event: Extract<HeadEvent, { kind: "node_joined" }>): void {
+    const existing = this.nodes.get(event.nodeId);
+    if (existing !== undefined && this.membership.stateOf(event.nodeId) !== "dead") {
+      // A suspect node reconnected within the grace period: it keeps its tasks and objects.
+      existing.address = event.address;
+      this.membership.heard(event.nodeId, event.nowMs);
+      this.syncAlive(event.nodeId);
+      return;
+    }
+    this.membership.join(event.nodeId, event.nowMs);
+    const cpus = Math.max(1, event.resources["cpus"] ?? 1);
+    this.nodes.set(event.nodeId, {
+      nodeId: event.nodeId,
+      alive: true,
+      resources: event.resources,
+      labels: event.labels,
+      reserved: {},
+      tasksOutstanding: 0,
+      tasksOutstandingMax: Math.ceil(cpus * this.config.tasksOutstandingPerCpu),
+      address: event.address,
+      tasks: new Set(),
+      tasksDone: 0,
+      tasksFailed: 0,
+    });
+    this.scheduleNeeded = true;
+  }
+
+  /** Suspect nodes keep their tasks but get no new ones. */
+  private syncAlive(nodeId: string): void {
+    const node = this.nodes.get(nodeId);
+    if (node === undefined) return;
+    const alive = this.membership.stateOf(nodeId) === "alive";
+    if (alive && !node.alive) this.scheduleNeeded = true;
+    node.alive = alive;
+  }
+
+  private nodeDied(nodeId: string): void {
+    const node = this.nodes.get(nodeId);
+    if (node === undefined) return;
+    node.alive = false;
+    this.effects.push({ kind: "node_died", nodeId });
+    const orphans = [...node.tasks];
+    node.tasks.clear();
+    node.reserved = {};
+    node.tasksOutstanding = 0;
+    for (const task of orphans) {
+      this.retryOrFail(task, {
+        code: "worker_crashed",
+        message: `node ${nodeId} died while running task ${task.spec.name}#${task.spec.taskId}`,
+        retryable: true,
+        nodeId,
+        attempt: task.attempt,
+      });
+    }
+    for (const lost of this.objects.dropNode(nodeId)) this.objectLost(lost, nodeId);
+    this.scheduleNeeded = true;
+  }
+
+  private objectLost(entry: ObjectEntry, nodeId: string): void {
+    const error: ErrorInfo = {
+      code: "dependency_failed",
+      message: `object ${entry.objectId} was lost with node ${nodeId}`,
+      retryable: false,
+    };
+    entry.state = "failed";
+    entry.error = error;
+  }
+
+  // ---- jobs ----
+
+  private jobEnded(jobId: string, nowMs: number): void {
+    const job = this.jobs.get(jobId);
+    if (job === undefined) return;
+    job.endedAtMs = nowMs;
+    for (const task of this.readyQueue.removeJob(jobId)) this.forgetTask(task);
+    for (const task of [...this.tasks.values()]) {
+      if (task.job !== job) continue;
+      if (task.state === "assigned" && task.nodeId !== undefined) {
+        this.effects.push({ kind: "cancel_on_node", nodeId: task.nodeId, taskId: task.spec.taskId });
+        this.unassign(task);
+      }
+      this.forgetTask(task);
+    }
+    for (const entry of [...this.objects.ofJob(jobId)]) this.deleteObject(entry);
+    this.jobs.delete(jobId);
+  }
+
+  // ---- tasks ----
+
+  private submit(jobId: string, spec: TaskSpec): void {
+    const job = this.jobs.get(jobId);
+    if (job === undefined || this.tasks.has(spec.taskId)) return; // duplicate submissions are idempotent
+    const task: TaskRecord = {
+      spec,
+      job,
+      state: "waiting",
+      depsMissing: 0,
+      attempt: 0,
+      systemFailures: 0,
+      exceptionRetries: 0,
+      nodeId: undefined,
+      cancelled: false,
+    };
+    this.tasks.set(spec.taskId, task);
+    this.objects.declare(spec.taskId, jobId);
+    job.tasksSubmitted += 1;
+    job.tasksQueued += 1;
+    for (const ref of spec.refs) {
+      const entry = this.objects.get(ref.objectId);
+      if (entry === undefined || entry.state === "failed") {
+        const reason = entry?.error?.message ?? `object ${ref.objectId} is unknown to the head (released or never put)`;
+        this.finishFailed(task, dependencyError(task, ref.objectId, reason));
+        return;
+      }
+      if (entry.state === "pending") {
+        entry.waiters.push(spec.taskId);
+        task.depsMissing += 1;
+      }
+    }
+    if (task.depsMissing === 0) this.makeReady(task);
+  }
+
+  private makeReady(task: TaskRecord): void {
+    task.state = "ready";
+    this.readyQueue.push(task.job.jobId, task.spec.priority, task);
+    this.scheduleNeeded = true;
+  }
+
+  private schedule(): void {
+    this.scheduleNeeded = false;
+    if (this.readyQueue.size === 0) return;
+    this.readyQueue.schedule((task) => {
+      if (task.cancelled || this.tasks.get(task.spec.taskId) !== task) return "drop";
+      const placement = place(task.spec.demand, task.spec.labels, this.nodes.values(), this.random);
+      switch (placement.kind) {
+        case "placed":
+          this.assign(task, placement.nodeId);
+          return "placed";
+        case "wait":
+          return "blocked";
+        case "infeasible":
+          this.finishFailed(task, {
+            code: "capacity",
+            message: `task ${task.spec.name}#${task.spec.taskId} can never run: ${placement.reason}`,
+            retryable: false,
+            taskName: task.spec.name,
+            taskId: task.spec.taskId,
+          });
+          return "drop";
+        default:
+          return assertNever(placement, "placement");
+      }
+    });
+  }
+
+  private assign(task: TaskRecord, nodeId: string): void {
+    const node = this.nodes.get(nodeId) as NodeEntry;
+    task.state = "assigned";
+    task.attempt += 1;
+    task.nodeId = nodeId;
+    node.tasks.add(task);
+    node.tasksOutstanding += 1;
+    add(node.reserved, task.spec.demand);
+    task.job.tasksQueued -= 1;
+    task.job.tasksRunning += 1;
+    const spec = task.spec;
+    this.effects.push({
+      kind: "assign",
+      nodeId,
+      assignment: {
+        taskId: spec.taskId,
+        attempt: task.attempt,
+        jobId: task.job.jobId,
+        name: spec.name,
+        bundleId: spec.bundleId,
+        mode: spec.mode,
+        args: spec.args,
+        refs: spec.refs.length === 0 ? [] : spec.refs.map((ref) => this.resolveRef(ref.pos, ref.objectId)),
+        demand: spec.demand,
+        timeoutMs: spec.timeoutMs,
+      },
+    });
+  }
+
+  private resolveRef(pos: number, objectId: string): ResolvedRef {
+    const entry = this.objects.get(objectId);
+    if (entry?.inline !== undefined) return { pos, objectId, value: entry.inline, locations: [] };
+    const locations = (entry?.locations ?? []).flatMap((nodeId) => {
+      const address = this.nodes.get(nodeId)?.address;
+      return address === undefined ? [] : [{ nodeId, address }];
+    });
+    return { pos, objectId, locations };
+  }
+
+  /** Takes a task off its node's books (finished, failed or cancelled there). */
+  private unassign(task: TaskRecord): void {
+    const node = task.nodeId === undefined ? undefined : this.nodes.get(task.nodeId);
+    if (node !== undefined && node.tasks.delete(task)) {
+      node.tasksOutstanding -= 1;
+      subtract(node.reserved, task.spec.demand);
+    }
+    task.job.tasksRunning -= 1;
+    task.job.tasksQueued += 1; // balanced by whoever moves it on
+    task.state = "ready";
+    task.nodeId = undefined;
+    this.scheduleNeeded = true;
+  }
+
+  private taskResult(nodeId: string, result: TaskResult): void {
+    const task = this.tasks.get(result.taskId);
+    // A result from a superseded attempt or another node is stale: fenced off by attempt number.
+    if (task === undefined || task.state !== "assigned" || task.nodeId !== nodeId || task.attempt !== result.attempt) {
+      return;
+    }
+    const node = this.nodes.get(nodeId);
+    this.unassign(task);
+    if (result.status === "done") {
+      if (node !== undefined) node.tasksDone += 1;
+      this.finishDone(task, result.inline, result.size, result.inline === undefined ? nodeId : undefined);
+      return;
+    }
+    if (node !== undefined) node.tasksFailed += 1;
+    const error: ErrorInfo = { ...result.error, taskName: task.spec.name, taskId: task.spec.taskId, nodeId, attempt: task.attempt };
+    if (result.systemFailure) this.retryOrFail(task, error);
+    else if (task.spec.retryExceptions && error.code === "task_failed" && task.exceptionRetries < task.spec.retries) {
+      task.exceptionRetries += 1;
+      this.requeue(task);
+    } else this.finishFailed(task, error);
+  }
+
+  /** A system failure (worker or node died): run again elsewhere while the retry budget lasts. */
+  private retryOrFail(task: TaskRecord, error: ErrorInfo): void {
+    if (task.state === "assigned") this.unassign(task);
+    task.systemFailures += 1;
+    if (task.cancelled) {
+      this.finishFailed(task, cancelledError(task));
+    } else if (task.systemFailures <= task.spec.retries) {
+      this.requeue(task);
+    } else {
+      const message = `${error.message}; gave up after ${task.systemFailures} attempts`;
+      this.finishFailed(task, { ...error, message, taskName: task.spec.name, taskId: task.spec.taskId });
+    }
+  }
+
+  private requeue(task: TaskRecord): void {
+    task.state = "ready";
+    this.readyQueue.push(task.job.jobId, task.spec.priority, task);
+    this.scheduleNeeded = true;
+  }
+
+  private finishDone(task: TaskRecord, inline: Uint8Array | undefined, size: number, nodeId: string | undefined): void {
+    this.forgetTask(task);
+    task.job.tasksDone += 1;
+    const entry = this.objects.get(task.spec.taskId);
+    const location = nodeId === undefined ? undefined : { nodeId, address: this.nodes.get(nodeId)?.address ?? "" };
+    this.effects.push({
+      kind: "client_result",
+      clientId: task.job.clientId,
+      result: { status: "done", taskId: task.spec.taskId, inline, size, location },
+    });
+    if (entry !== undefined) this.wake(this.objects.ready(entry, inline, size, nodeId));
+  }
+
+  private finishFailed(task: TaskRecord, error: ErrorInfo): void {
+    if (task.state === "assigned") this.unassign(task);
+    this.forgetTask(task);
+    task.job.tasksFailed += 1;
+    this.effects.push({ kind: "client_result", clientId: task.job.clientId, result: { status: "failed", taskId: task.spec.taskId, error } });
+    const entry = this.objects.get(task.spec.taskId);
+    if (entry === undefined) return;
+    for (const waiterId of this.objects.fail(entry, error)) {
+      const waiter = this.tasks.get(waiterId);
+      if (waiter !== undefined) this.finishFailed(waiter, dependencyError(waiter, task.spec.taskId, error.message));
+    }
+  }
+
+  /** Removes a task from the table and its job's queued count (callers add it to done or failed). */
+  private forgetTask(task: TaskRecord): void {
+    if (this.tasks.get(task.spec.taskId) !== task) return;
+    this.tasks.delete(task.spec.taskId);
+    task.job.tasksQueued -= 1;
+    task.cancelled = true; // lazily dropped if still in the ready queue
+  }
+
+  private wake(taskIds: string[]): void {
+    for (const taskId of taskIds) {
+      const task = this.tasks.get(taskId);
+      if (task === undefined || task.state !== "waiting") continue;
+      task.depsMissing -= 1;
+      if (task.depsMissing === 0) this.makeReady(task);
+    }
+  }
+
+  private cancel(jobId: string, taskId: string): void {
+    const task = this.tasks.get(taskId);
+    if (task === undefined || task.job.jobId !== jobId) return;
+    if (task.state === "assigned" && task.nodeId !== undefined) {
+      task.cancelled = true;
+      this.effects.push({ kind: "cancel_on_node", nodeId: task.nodeId, taskId });
+      return; // the node answers with a cancelled result (or a done one if it raced)
+    }
+    this.finishFailed(task, cancelledError(task));
+  }
+
+  // ---- objects ----
+
+  private putInline(jobId: string, objectId: string, value: Uint8Array): void {
+    if (!this.jobs.has(jobId)) return;
+    const entry = this.objects.get(objectId) ?? this.objects.declare(objectId, jobId);
+    if (entry.state !== "pending") return;
+    this.wake(this.objects.ready(entry, value, value.length, undefined));
+  }
+
+  private objectAdded(nodeId: string, objectId: string, size: number): void {
+    const entry = this.objects.get(objectId);
+    if (entry === undefined) {
+      this.effects.push({ kind: "delete_on_node", nodeId, objectId }); // released meanwhile
+      return;
+    }
+    if (entry.state === "failed") return;
+    this.wake(this.objects.ready(entry, undefined, size, nodeId));
+  }
+
+  private release(jobId: string, objectId: string): void {
+    const entry = this.objects.get(objectId);
+    if (entry === undefined || entry.jobId !== jobId) return;
+    entry.released = true;
+    if (entry.state !== "pending" && entry.waiters.length === 0) this.deleteObject(entry);
+  }
+
+  private deleteObject(entry: ObjectEntry): void {
+    for (const nodeId of this.objects.delete(entry)) {
+      this.effects.push({ kind: "delete_on_node", nodeId, objectId: entry.objectId });
+    }
+  }
+}
+
+export interface NodeSummary {
+  nodeId: string;
+  address: string;
+  state: MemberState;
+  resources: Resources;
+  available: Resources;
+  labels: Labels;
+  tasksOutstanding: number;
+  tasksDone: number;
+  tasksFailed: number;
+  lastHeardAgoMs: number;
+}
+
+function newJob(jobId: string, clientId: string, nowMs: number): JobEntry {
+  return {
+    jobId,
+    clientId,
+    startedAtMs: nowMs,
+    endedAtMs: undefined,
+    tasksSubmitted: 0,
+    tasksDone: 0,
+    tasksFailed: 0,
+    tasksRunning: 0,
+    tasksQueued: 0,
+  };
+}
+
+function dependencyError(task: TaskRecord, objectId: string, reason: string): ErrorInfo {
+  return {
+    code: "dependency_failed",
+    message: `task ${task.spec.name}#${task.spec.taskId} cannot run: its argument ${objectId} failed: ${reason}`,
+    retryable: false,
+    taskName: task.spec.name,
+    taskId: task.spec.taskId,
+  };
+}
+
+function cancelledError(task: TaskRecord): ErrorInfo {
+  return {
+    code: "task_cancelled",
+    message: `task ${task.spec.name}#${task.spec.taskId} was cancelled`,
+    retryable: false,
+    taskName: task.spec.name,
+    taskId: task.spec.taskId,
+  };
+}
+
+export const defaultHeadConfig: HeadConfig = {
+  nodeTimeoutMs: limits.nodeTimeoutMs,
+  tasksOutstandingPerCpu: limits.tasksOutstandingPerCpu,
+};

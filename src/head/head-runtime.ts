@@ -1,0 +1,443 @@
+// The head's shell: listens for nodes and clients, feeds their messages to the HeadMachine, carries out its effects.
+
+import { createHash, randomBytes } from "node:crypto";
+import { assertNever } from "../core/assert.js";
+import { monotonicClock, type Clock } from "../core/clock.js";
+import { CapacityError, ProtocolError, ShoalError } from "../core/errors.js";
+import { hexId } from "../core/ids.js";
+import { limits } from "../core/limits.js";
+import type { Logger } from "../core/logger.js";
+import { seededRandom } from "../core/random.js";
+import type { Assignment, ClientResult, ClusterStatus, JobStatus, OneWay, Request } from "../protocol/messages.js";
+import type { MetadataStore, JobRecord } from "../store/metadata-store.js";
+import type { Connection } from "../transport/connection.js";
+import { formatAddress, listen, type Listener } from "../transport/tcp.js";
+import { defaultHeadConfig, HeadMachine, type HeadConfig, type HeadEffect } from "./head-machine.js";
+
+export interface HeadOptions {
+  host: string;
+  port: number;
+  token: string;
+  store: MetadataStore;
+  log: Logger;
+  config?: Partial<HeadConfig>;
+  heartbeatIntervalMs?: number;
+  clock?: Clock;
+}
+
+interface NodeSession {
+  nodeId: string;
+  connection: Connection;
+  objectsBytes: number;
+  hostname: string;
+}
+
+interface ClientSession {
+  clientId: string;
+  jobId: string;
+  connection: Connection;
+  record: JobRecord;
+}
+
+const tickIntervalMs = 100;
+
+export class HeadRuntime {
+  private readonly machine: HeadMachine;
+  private readonly clock: Clock;
+  private readonly nodeSessions = new Map<string, NodeSession>();
+  private readonly clientSessions = new Map<string, ClientSession>();
+  private readonly startedAtMs: number;
+  private listener: Listener | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private jobCounter = 0;
+  private readonly headId = hexId(randomBytes(3));
+  private stopped = false;
+  /** Called when a client asks the cluster to shut down. */
+  onShutdownRequested: () => void = () => {};
+
+  constructor(private readonly options: HeadOptions) {
+    this.clock = options.clock ?? monotonicClock;
+    this.machine = new HeadMachine({ ...defaultHeadConfig, ...options.config }, seededRandom(randomBytes(4).readUInt32LE(0)));
+    this.startedAtMs = this.clock.nowMs();
+  }
+
+  get address(): string {
+    if (this.listener === undefined) throw new ShoalError("internal", "head is not listening", false);
+    return formatAddress(this.listener.address);
+  }
+
+  async start(): Promise<void> {
+    this.listener = await listen({
+      host: this.options.host,
+      port: this.options.port,
+      token: this.options.token,
+      log: this.options.log,
+      onConnection: (connection) => this.accept(connection),
+    });
+    this.tickTimer = setInterval(() => this.step({ kind: "tick", nowMs: this.clock.nowMs() }), tickIntervalMs);
+    this.options.log.info({ address: this.address }, "head listening");
+  }
+
+  async stop(reason = "head stopping"): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.tickTimer);
+    for (const session of this.nodeSessions.values()) {
+      session.connection.send({ kind: "shutdown", reason });
+      session.connection.close();
+    }
+    for (const session of this.clientSessions.values()) session.connection.close();
+    await this.listener?.close();
+    for (const session of this.clientSessions.values()) await this.endJob(session, "finished");
+    await this.options.store.close();
+  }
+
+  private accept(connection: Connection): void {
+    // The first message must be a register request; until then nothing else is accepted.
+    let session: { kind: "node"; node: NodeSession } | { kind: "client"; client: ClientSession } | undefined;
+    connection.setHandlers({
+      onRequest: (request) => {
+        if (session === undefined) {
+          if (request.kind === "node_register") {
+            const node = this.registerNode(connection, request);
+            session = { kind: "node", node };
+            return { nodeId: node.nodeId, heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? limits.heartbeatIntervalMs };
+          }
+          if (request.kind === "client_register") {
+            return this.registerClient(connection, request).then((client) => {
+              session = { kind: "client", client };
+              return {
+                jobId: client.jobId,
+                clientId: client.clientId,
+                cpusTotal: this.machine.cpusAlive(),
+                nodesAlive: this.machine.nodesAlive(),
+              };
+            });
+          }
+          throw new ProtocolError(`expected node_register or client_register first, got ${request.kind}`);
+        }
+        return session.kind === "node" ? this.nodeRequest(session.node, request) : this.clientRequest(session.client, request);
+      },
+      onMessage: (message) => {
+        if (session === undefined) throw new ProtocolError(`${message.kind} before registering`);
+        if (session.kind === "node") this.nodeMessage(session.node, message);
+        else this.clientMessage(session.client, message);
+      },
+      onClose: () => {
+        if (session?.kind === "node") this.nodeClosed(session.node);
+        else if (session?.kind === "client") void this.clientClosed(session.client);
+      },
+    });
+  }
+
+  // ---- nodes ----
+
+  private registerNode(connection: Connection, request: Extract<Request, { kind: "node_register" }>): NodeSession {
+    const known = request.nodeId !== undefined && this.machine.nodeState(request.nodeId);
+    const nodeId = known === "alive" || known === "suspect" ? (request.nodeId as string) : `n-${this.headId}-${hexId(randomBytes(3))}`;
+    this.nodeSessions.get(nodeId)?.connection.close();
+    const session: NodeSession = { nodeId, connection, objectsBytes: 0, hostname: request.hostname };
+    this.nodeSessions.set(nodeId, session);
+    this.step({
+      kind: "node_joined",
+      nowMs: this.clock.nowMs(),
+      nodeId,
+      address: request.dataAddress,
+      resources: request.resources,
+      labels: request.labels,
+    });
+    void this.options.store
+      .putNode({
+        nodeId,
+        hostname: request.hostname,
+        dataAddress: request.dataAddress,
+        resources: request.resources,
+        labels: request.labels,
+        joinedAtMs: Date.now(),
+        state: "alive",
+      })
+      .catch((error: unknown) => this.options.log.error({ err: error, nodeId }, "could not persist node record"));
+    this.options.log.info({ nodeId, address: request.dataAddress, resources: request.resources }, "node joined");
+    return session;
+  }
+
+  private nodeAlive(session: NodeSession): boolean {
+    if (this.nodeSessions.get(session.nodeId) !== session) return false;
+    const state = this.machine.nodeState(session.nodeId);
+    if (state === "dead" || state === undefined) {
+      // Fenced off: a node declared dead must join again as a new member.
+      session.connection.close(new ShoalError("connection_closed", `node ${session.nodeId} was declared dead; rejoin`, true));
+      return false;
+    }
+    this.step({ kind: "node_heard", nowMs: this.clock.nowMs(), nodeId: session.nodeId });
+    return true;
+  }
+
+  private nodeMessage(session: NodeSession, message: OneWay): void {
+    if (!this.nodeAlive(session)) return;
+    switch (message.kind) {
+      case "heartbeat":
+        session.objectsBytes = message.objectsBytes;
+        return;
+      case "task_results":
+        this.step({ kind: "task_results", nodeId: session.nodeId, results: message.results });
+        return;
+      case "object_added":
+        this.step({ kind: "object_added", nodeId: session.nodeId, objectId: message.objectId, size: message.size });
+        return;
+      default:
+        throw new ProtocolError(`a node may not send ${message.kind}`);
+    }
+  }
+
+  private async nodeRequest(session: NodeSession, request: Request): Promise<unknown> {
+    if (!this.nodeAlive(session)) throw new ShoalError("connection_closed", "node was declared dead", true);
+    if (request.kind === "bundle_get") {
+      const bundle = await this.options.store.getBundle(request.bundleId);
+      if (bundle === undefined) throw new ShoalError("not_found", `bundle ${request.bundleId} is not stored at the head`, false);
+      return { code: bundle.code };
+    }
+    throw new ProtocolError(`a node may not request ${request.kind}`);
+  }
+
+  private nodeClosed(session: NodeSession): void {
+    if (this.nodeSessions.get(session.nodeId) !== session) return;
+    this.nodeSessions.delete(session.nodeId);
+    this.step({ kind: "node_disconnected", nodeId: session.nodeId });
+  }
+
+  // ---- clients ----
+
+  private async registerClient(connection: Connection, request: Extract<Request, { kind: "client_register" }>): Promise<ClientSession> {
+    this.jobCounter += 1;
+    const jobId = `job-${this.headId}-${this.jobCounter}`;
+    const clientId = `c-${this.headId}-${this.jobCounter}`;
+    const record: JobRecord = {
+      jobId,
+      name: request.jobName,
+      owner: `${request.owner}@${request.hostname}`,
+      startedAtMs: Date.now(),
+      endedAtMs: undefined,
+      state: "running",
+      tasksSubmitted: 0,
+      tasksDone: 0,
+      tasksFailed: 0,
+    };
+    await this.options.store.putJob(record);
+    const session: ClientSession = { clientId, jobId, connection, record };
+    this.clientSessions.set(clientId, session);
+    this.step({ kind: "job_started", jobId, clientId, nowMs: this.clock.nowMs() });
+    this.options.log.info({ jobId, name: request.jobName, owner: record.owner }, "job started");
+    return session;
+  }
+
+  private clientMessage(session: ClientSession, message: OneWay): void {
+    const jobId = session.jobId;
+    switch (message.kind) {
+      case "tasks_submit":
+        this.step({ kind: "tasks_submitted", jobId, tasks: message.tasks });
+        return;
+      case "task_cancel":
+        this.step({ kind: "tasks_cancelled", jobId, taskIds: message.taskIds });
+        return;
+      case "object_put_inline":
+        this.step({ kind: "object_put_inline", jobId, objectId: message.objectId, value: message.value });
+        return;
+      case "objects_release":
+        this.step({ kind: "objects_released", jobId, objectIds: message.objectIds });
+        return;
+      default:
+        throw new ProtocolError(`a client may not send ${message.kind}`);
+    }
+  }
+
+  private async clientRequest(session: ClientSession, request: Request): Promise<unknown> {
+    switch (request.kind) {
+      case "bundle_has":
+        return { has: await this.options.store.hasBundle(request.bundleId) };
+      case "bundle_put":
+        return this.putBundle(request.bundleId, request.code);
+      case "object_put_target":
+        return this.putTarget(session, request.objectId, request.size);
+      case "cluster_status":
+        return this.status();
+      case "cluster_shutdown":
+        setImmediate(() => this.onShutdownRequested());
+        return {};
+      case "node_register":
+      case "client_register":
+      case "bundle_get":
+      case "object_fetch":
+        throw new ProtocolError(`a client may not request ${request.kind} here`);
+      default:
+        return assertNever(request, "request");
+    }
+  }
+
+  private async putBundle(bundleId: string, code: Uint8Array): Promise<object> {
+    const digest = createHash("sha256").update(code).digest("hex");
+    if (digest !== bundleId) {
+      throw new ProtocolError(`bundle id ${bundleId} does not match its content (sha256 ${digest})`);
+    }
+    await this.options.store.putBundle({ bundleId, code, createdAtMs: Date.now() });
+    return {};
+  }
+
+  /** Large puts go straight to a node (the head never carries bulk data); pick the emptiest alive one. */
+  private putTarget(session: ClientSession, objectId: string, size: number): { nodeId: string; address: string } {
+    let best: { nodeId: string; address: string; load: number } | undefined;
+    for (const node of this.machine.nodeSummaries(this.clock.nowMs())) {
+      if (node.state !== "alive") continue;
+      const bytes = this.nodeSessions.get(node.nodeId)?.objectsBytes ?? 0;
+      if (bytes + size > limits.objectStoreBytesMax) continue;
+      if (best === undefined || bytes < best.load) best = { nodeId: node.nodeId, address: node.address, load: bytes };
+    }
+    if (best === undefined) throw new CapacityError(`no alive node can hold an object of ${size} bytes`);
+    this.step({ kind: "object_put_pending", jobId: session.jobId, objectId });
+    return { nodeId: best.nodeId, address: best.address };
+  }
+
+  private async clientClosed(session: ClientSession): Promise<void> {
+    this.clientSessions.delete(session.clientId);
+    await this.endJob(session, "finished");
+  }
+
+  private async endJob(session: ClientSession, state: "finished" | "failed"): Promise<void> {
+    const counts = this.machine.jobCounts(session.jobId);
+    if (counts === undefined) return;
+    Object.assign(session.record, {
+      state,
+      endedAtMs: Date.now(),
+      tasksSubmitted: counts.tasksSubmitted,
+      tasksDone: counts.tasksDone,
+      tasksFailed: counts.tasksFailed,
+    });
+    this.step({ kind: "job_ended", jobId: session.jobId, nowMs: this.clock.nowMs() });
+    this.options.log.info({ jobId: session.jobId, ...counts }, "job ended");
+    await this.options.store.putJob(session.record).catch((error: unknown) => {
+      this.options.log.error({ err: error, jobId: session.jobId }, "could not persist job record");
+    });
+  }
+
+  // ---- status ----
+
+  private async status(): Promise<ClusterStatus> {
+    const nowMs = this.clock.nowMs();
+    const nodes = [...this.machine.nodeSummaries(nowMs)].map((node) => ({
+      nodeId: node.nodeId,
+      hostname: this.nodeSessions.get(node.nodeId)?.hostname ?? "",
+      address: node.address,
+      state: node.state,
+      resources: node.resources,
+      available: node.available,
+      labels: node.labels,
+      tasksOutstanding: node.tasksOutstanding,
+      tasksDone: node.tasksDone,
+      tasksFailed: node.tasksFailed,
+      objectsBytes: this.nodeSessions.get(node.nodeId)?.objectsBytes ?? 0,
+      lastHeartbeatAgoMs: node.lastHeardAgoMs,
+    }));
+    const jobs: JobStatus[] = [];
+    const live = new Set<string>();
+    for (const session of this.clientSessions.values()) {
+      const counts = this.machine.jobCounts(session.jobId);
+      if (counts === undefined) continue;
+      live.add(session.jobId);
+      jobs.push({
+        jobId: session.jobId,
+        name: session.record.name,
+        owner: session.record.owner,
+        state: "running",
+        startedAtMs: session.record.startedAtMs,
+        durationMs: nowMs - counts.startedAtMs,
+        tasksSubmitted: counts.tasksSubmitted,
+        tasksDone: counts.tasksDone,
+        tasksFailed: counts.tasksFailed,
+        tasksRunning: counts.tasksRunning,
+        tasksQueued: counts.tasksQueued,
+      });
+    }
+    for (const record of await this.options.store.listJobs(20)) {
+      if (live.has(record.jobId)) continue;
+      jobs.push({
+        jobId: record.jobId,
+        name: record.name,
+        owner: record.owner,
+        state: record.state,
+        startedAtMs: record.startedAtMs,
+        durationMs: (record.endedAtMs ?? Date.now()) - record.startedAtMs,
+        tasksSubmitted: record.tasksSubmitted,
+        tasksDone: record.tasksDone,
+        tasksFailed: record.tasksFailed,
+        tasksRunning: 0,
+        tasksQueued: 0,
+      });
+    }
+    return { headAddress: this.address, uptimeMs: nowMs - this.startedAtMs, nodes, jobs };
+  }
+
+  // ---- the machine ----
+
+  private step(event: Parameters<HeadMachine["step"]>[0]): void {
+    this.machine.step(event);
+    this.carryOut(this.machine.drain());
+  }
+
+  /** Sends effects, grouping per destination so each node and client gets one message per kind per step. */
+  private carryOut(effects: HeadEffect[]): void {
+    if (effects.length === 0) return;
+    const assignments = new Map<string, Assignment[]>();
+    const results = new Map<string, ClientResult[]>();
+    for (const effect of effects) {
+      switch (effect.kind) {
+        case "assign":
+          pushTo(assignments, effect.nodeId, effect.assignment);
+          break;
+        case "client_result":
+          pushTo(results, effect.clientId, effect.result);
+          break;
+        case "cancel_on_node":
+          this.nodeSessions.get(effect.nodeId)?.connection.send({ kind: "task_cancel", taskIds: [effect.taskId] });
+          break;
+        case "delete_on_node":
+          this.nodeSessions.get(effect.nodeId)?.connection.send({ kind: "objects_delete", objectIds: [effect.objectId] });
+          break;
+        case "node_died":
+          this.nodeDied(effect.nodeId);
+          break;
+        default:
+          assertNever(effect, "head effect");
+      }
+    }
+    for (const [nodeId, tasks] of assignments) {
+      // A node that vanished between placement and sending: its tasks are retried when it is declared dead.
+      this.nodeSessions.get(nodeId)?.connection.send({ kind: "task_assign", tasks });
+    }
+    for (const [clientId, list] of results) {
+      this.clientSessions.get(clientId)?.connection.send({ kind: "client_results", results: list });
+    }
+  }
+
+  private nodeDied(nodeId: string): void {
+    this.options.log.warn({ nodeId }, "node declared dead");
+    const session = this.nodeSessions.get(nodeId);
+    if (session !== undefined) {
+      this.nodeSessions.delete(nodeId);
+      session.connection.close(new ShoalError("connection_closed", `node ${nodeId} was declared dead`, true));
+    }
+    void this.options.store.listNodes().then(
+      (records) => {
+        const record = records.find((candidate) => candidate.nodeId === nodeId);
+        if (record !== undefined) return this.options.store.putNode({ ...record, state: "dead" });
+        return undefined;
+      },
+      (error: unknown) => this.options.log.error({ err: error, nodeId }, "could not persist node death"),
+    );
+  }
+}
+
+function pushTo<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}

@@ -1,0 +1,41 @@
+// Task code bundles on this machine: fetched from the head once, verified by hash, kept as files workers import.
+
+import { createHash } from "node:crypto";
+import { mkdirSync, renameSync, writeFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { ProtocolError } from "../core/errors.js";
+
+export class CodeCache {
+  private readonly inFlight = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly directory: string,
+    private readonly fetchBundle: (bundleId: string) => Promise<Uint8Array>,
+  ) {
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
+  }
+
+  /** The path of the bundle's file, fetching it first if this machine has not seen it. */
+  pathOf(bundleId: string): Promise<string> {
+    if (!/^[0-9a-f]{64}$/.test(bundleId)) return Promise.reject(new ProtocolError(`bad bundle id ${bundleId}`));
+    const path = join(this.directory, `${bundleId}.mjs`);
+    if (existsSync(path)) return Promise.resolve(path);
+    let pending = this.inFlight.get(bundleId);
+    if (pending === undefined) {
+      pending = this.download(bundleId, path).finally(() => this.inFlight.delete(bundleId));
+      this.inFlight.set(bundleId, pending);
+    }
+    return pending;
+  }
+
+  private async download(bundleId: string, path: string): Promise<string> {
+    const code = await this.fetchBundle(bundleId);
+    const digest = createHash("sha256").update(code).digest("hex");
+    if (digest !== bundleId) throw new ProtocolError(`bundle ${bundleId} arrived with hash ${digest}`);
+    // Write then rename, so a worker never imports a half-written file.
+    const temporary = `${path}.${process.pid}.tmp`;
+    writeFileSync(temporary, code, { mode: 0o600 });
+    renameSync(temporary, path);
+    return path;
+  }
+}

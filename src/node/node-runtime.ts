@@ -1,0 +1,408 @@
+// The node agent: joins the head, runs assigned tasks on its worker pool, keeps and serves objects.
+
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { ConnectionClosedError, ProtocolError, ShoalError, type ErrorInfo } from "../core/errors.js";
+import { limits } from "../core/limits.js";
+import type { Logger } from "../core/logger.js";
+import type { Labels, Resources } from "../core/resources.js";
+import type { Assignment, OneWay, Request, TaskResult } from "../protocol/messages.js";
+import type { Connection } from "../transport/connection.js";
+import { PartAssembler, PeerLinks, sendParts } from "../transport/object-transfer.js";
+import { dial, formatAddress, listen, parseAddress, type Listener } from "../transport/tcp.js";
+import type { WorkerTask } from "../protocol/worker-messages.js";
+import { CodeCache } from "./code-cache.js";
+import { ObjectStore } from "./object-store.js";
+import { WorkerPool, type PooledTask, type PoolOutcome } from "./worker-pool.js";
+
+export interface NodeOptions {
+  headAddress: string;
+  token: string;
+  /** Address the data server binds to and advertises to peers. */
+  host: string;
+  dataPort: number;
+  resources: Resources;
+  labels: Labels;
+  workers: number;
+  dataDir: string;
+  workerEntry: string;
+  log: Logger;
+  onShutdown?: (reason: string) => void;
+}
+
+interface LocalTask {
+  pooled: PooledTask;
+  assignment: Assignment;
+}
+
+export class NodeRuntime {
+  private readonly store = new ObjectStore(limits.objectStoreBytesMax);
+  private readonly peers: PeerLinks;
+  private readonly codeCache: CodeCache;
+  private pool: WorkerPool | undefined;
+  private dataListener: Listener | undefined;
+  private head: Connection | undefined;
+  private nodeIdValue: string | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly localQueue: LocalTask[] = [];
+  /** Tasks assigned and not yet reported, by task id: the attempt the head expects. */
+  private readonly assigned = new Map<string, Assignment>();
+  private pendingResults: TaskResult[] = [];
+  private resultsFlushScheduled = false;
+  private stopping = false;
+  private reconnectDelayMs: number = limits.reconnectDelayMs;
+  private firstJoin: { resolve(): void; reject(error: Error): void } | undefined;
+
+  constructor(private readonly options: NodeOptions) {
+    this.peers = new PeerLinks(options.token, "peer", options.log);
+    this.codeCache = new CodeCache(join(options.dataDir, "bundles"), (bundleId) => this.fetchBundle(bundleId));
+  }
+
+  get nodeId(): string | undefined {
+    return this.nodeIdValue;
+  }
+
+  get dataAddress(): string {
+    if (this.dataListener === undefined) throw new ShoalError("internal", "node is not started", false);
+    return formatAddress(this.dataListener.address);
+  }
+
+  /** Starts the data server and workers, then joins the head; resolves once joined the first time. */
+  async start(): Promise<void> {
+    this.dataListener = await listen({
+      host: this.options.host,
+      port: this.options.dataPort,
+      token: this.options.token,
+      log: this.options.log,
+      onConnection: (connection) => this.serveData(connection),
+    });
+    this.pool = new WorkerPool({
+      size: this.options.workers,
+      entry: this.options.workerEntry,
+      log: this.options.log,
+      onOutcomes: (outcomes) => this.onOutcomes(outcomes),
+      onIdle: () => this.pump(),
+      onRequeue: (tasks) => this.requeueLocal(tasks),
+    });
+    const joined = new Promise<void>((resolve, reject) => (this.firstJoin = { resolve, reject }));
+    void this.connectLoop();
+    await joined;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.heartbeatTimer);
+    this.head?.close();
+    this.peers.closeAll();
+    await this.pool?.stop();
+    await this.dataListener?.close();
+  }
+
+  // ---- the head connection ----
+
+  private async connectLoop(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.join();
+        this.reconnectDelayMs = limits.reconnectDelayMs;
+        return;
+      } catch (error) {
+        const failure = error as Error;
+        if (failure instanceof ShoalError && failure.code === "auth" && this.firstJoin !== undefined) {
+          this.firstJoin.reject(failure); // a wrong token will not fix itself: say so and stop
+          this.firstJoin = undefined;
+          return;
+        }
+        this.options.log.warn({ head: this.options.headAddress, err: failure.message, retryInMs: this.reconnectDelayMs }, "cannot reach head");
+        await delay(this.reconnectDelayMs * (0.5 + Math.random()));
+        this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, limits.reconnectDelayMsMax);
+      }
+    }
+  }
+
+  private async join(): Promise<void> {
+    const connection = await dial({
+      address: parseAddress(this.options.headAddress),
+      token: this.options.token,
+      role: "node",
+      log: this.options.log,
+    });
+    connection.setHandlers({
+      onMessage: (message) => this.fromHead(message),
+      onRequest: (request) => {
+        throw new ProtocolError(`the head may not request ${request.kind} of a node`);
+      },
+      onClose: () => this.headLost(connection),
+    });
+    const reply = await connection.request("node_register", {
+      ...(this.nodeIdValue !== undefined && { nodeId: this.nodeIdValue }),
+      hostname: hostname(),
+      pid: process.pid,
+      dataAddress: this.dataAddress,
+      resources: this.options.resources,
+      labels: this.options.labels,
+    });
+    if (this.nodeIdValue !== undefined && reply.nodeId !== this.nodeIdValue) {
+      // We were declared dead: the head has retried our tasks elsewhere, so drop ours.
+      this.options.log.warn({ old: this.nodeIdValue, new: reply.nodeId }, "rejoined as a new member; dropping old tasks");
+      this.dropAllTasks();
+    }
+    this.nodeIdValue = reply.nodeId;
+    this.head = connection;
+    this.flushResults();
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), reply.heartbeatIntervalMs);
+    this.options.log.info({ nodeId: reply.nodeId, head: this.options.headAddress }, "joined cluster");
+    this.firstJoin?.resolve();
+    this.firstJoin = undefined;
+  }
+
+  private headLost(connection: Connection): void {
+    if (this.head !== connection) return;
+    this.head = undefined;
+    clearInterval(this.heartbeatTimer);
+    if (!this.stopping) {
+      this.options.log.warn({ head: this.options.headAddress }, "lost the head; reconnecting");
+      void this.connectLoop();
+    }
+  }
+
+  private heartbeat(): void {
+    this.head?.send({
+      kind: "heartbeat",
+      tasksQueued: this.localQueue.length,
+      tasksRunning: this.pool?.runningCount() ?? 0,
+      objects: this.store.count,
+      objectsBytes: this.store.bytesUsed,
+    });
+  }
+
+  private fromHead(message: OneWay): void {
+    switch (message.kind) {
+      case "task_assign":
+        for (const assignment of message.tasks) void this.prepare(assignment);
+        return;
+      case "task_cancel":
+        for (const taskId of message.taskIds) this.cancel(taskId);
+        return;
+      case "objects_delete":
+        for (const objectId of message.objectIds) this.store.delete(objectId);
+        return;
+      case "shutdown":
+        this.options.log.info({ reason: message.reason }, "head asked this node to shut down");
+        this.options.onShutdown?.(message.reason);
+        return;
+      default:
+        throw new ProtocolError(`the head may not send ${message.kind} to a node`);
+    }
+  }
+
+  private async fetchBundle(bundleId: string): Promise<Uint8Array> {
+    const head = this.head;
+    if (head === undefined) throw new ConnectionClosedError("no connection to the head to fetch code from");
+    return (await head.request("bundle_get", { bundleId })).code;
+  }
+
+  // ---- running tasks ----
+
+  /** Fetches code and dependencies, then queues the task for a worker. */
+  private async prepare(assignment: Assignment): Promise<void> {
+    this.assigned.set(assignment.taskId, assignment);
+    try {
+      const bundlePath = await this.codeCache.pathOf(assignment.bundleId);
+      const refValues = await Promise.all(
+        assignment.refs.map(async (ref) => ({ pos: ref.pos, value: ref.value ?? (await this.objectBytes(ref.objectId, ref.locations)) })),
+      );
+      if (this.assigned.get(assignment.taskId) !== assignment) return; // cancelled meanwhile
+      const task: WorkerTask = {
+        taskId: assignment.taskId,
+        attempt: assignment.attempt,
+        name: assignment.name,
+        bundleId: assignment.bundleId,
+        bundlePath,
+        mode: assignment.mode,
+        args: assignment.args,
+        refValues,
+      };
+      this.localQueue.push({ pooled: { task, timeoutMs: assignment.timeoutMs }, assignment });
+      this.pump();
+    } catch (error) {
+      const failure = error as Error;
+      this.report(assignment, {
+        code: failure instanceof ShoalError ? failure.code : "internal",
+        message: `node ${this.nodeIdValue} could not prepare task ${assignment.name}#${assignment.taskId}: ${failure.message}`,
+        retryable: true,
+      }, true);
+    }
+  }
+
+  private async objectBytes(objectId: string, locations: Array<{ address: string }>): Promise<Uint8Array> {
+    const local = this.store.get(objectId);
+    if (local !== undefined) return local;
+    return this.peers.fetch(objectId, locations.map((location) => location.address));
+  }
+
+  /** Hands queued tasks to idle workers; tiny default-demand tasks go several at a time. */
+  private pump(): void {
+    const pool = this.pool;
+    if (pool === undefined) return;
+    while (this.localQueue.length > 0 && pool.idleCount() > 0) {
+      const perWorker = Math.ceil(this.localQueue.length / pool.size);
+      const batchSize = Math.min(limits.workerPipelineMax, Math.max(1, perWorker));
+      const batch = this.localQueue.splice(0, batchSize);
+      if (!pool.dispatch(batch.map((local) => local.pooled))) {
+        this.localQueue.unshift(...batch);
+        return;
+      }
+    }
+  }
+
+  private requeueLocal(tasks: PooledTask[]): void {
+    const locals = tasks.flatMap((pooled) => {
+      const assignment = this.assigned.get(pooled.task.taskId);
+      return assignment === undefined ? [] : [{ pooled, assignment }];
+    });
+    this.localQueue.unshift(...locals);
+    this.pump();
+  }
+
+  private cancel(taskId: string): void {
+    const assignment = this.assigned.get(taskId);
+    if (assignment === undefined) return;
+    const index = this.localQueue.findIndex((local) => local.assignment.taskId === taskId);
+    if (index >= 0) this.localQueue.splice(index, 1);
+    else if (this.pool?.cancel(taskId)) return; // the pool reports the cancellation
+    this.report(assignment, { code: "task_cancelled", message: `task ${assignment.name}#${taskId} was cancelled`, retryable: false }, false);
+  }
+
+  private dropAllTasks(): void {
+    for (const taskId of [...this.assigned.keys()]) this.pool?.cancel(taskId);
+    this.assigned.clear();
+    this.localQueue.length = 0;
+    this.pendingResults = [];
+  }
+
+  private onOutcomes(outcomes: PoolOutcome[]): void {
+    for (const outcome of outcomes) {
+      const taskId = outcome.kind === "finished" ? outcome.outcome.taskId : outcome.task.taskId;
+      const assignment = this.assigned.get(taskId);
+      if (assignment === undefined) continue;
+      switch (outcome.kind) {
+        case "finished":
+          if (outcome.outcome.ok) this.reportDone(assignment, outcome.outcome.value, outcome.outcome.runMs);
+          else {
+            const { errorName, message, stack } = outcome.outcome;
+            this.report(assignment, {
+              code: "task_failed",
+              message: `task ${assignment.name}#${taskId} threw ${errorName}: ${message}`,
+              retryable: false,
+              errorName,
+              ...(stack !== undefined && { remoteStack: stack }),
+            }, false, outcome.outcome.runMs);
+          }
+          break;
+        case "crashed":
+          this.report(assignment, {
+            code: "worker_crashed",
+            message: `the worker running task ${assignment.name}#${taskId} on node ${this.nodeIdValue} died (${outcome.detail})`,
+            retryable: true,
+          }, true);
+          break;
+        case "timed_out":
+          this.report(assignment, {
+            code: "timeout",
+            message: `task ${assignment.name}#${taskId} ran longer than its timeout of ${outcome.timeoutMs} ms and was stopped`,
+            retryable: false,
+          }, false);
+          break;
+        case "cancelled":
+          this.report(assignment, { code: "task_cancelled", message: `task ${assignment.name}#${taskId} was cancelled`, retryable: false }, false);
+          break;
+      }
+    }
+  }
+
+  private reportDone(assignment: Assignment, value: Uint8Array, runMs: number): void {
+    const base = { status: "done" as const, taskId: assignment.taskId, attempt: assignment.attempt, runMs, size: value.length };
+    if (value.length <= limits.inlineObjectBytesMax) {
+      this.queueResult(assignment, { ...base, inline: value });
+      return;
+    }
+    try {
+      this.store.put(assignment.taskId, value);
+    } catch (error) {
+      this.report(assignment, { code: "capacity", message: (error as Error).message, retryable: true }, true, runMs);
+      return;
+    }
+    this.queueResult(assignment, base);
+  }
+
+  private report(assignment: Assignment, error: ErrorInfo, systemFailure: boolean, runMs = 0): void {
+    this.queueResult(assignment, {
+      status: "failed",
+      taskId: assignment.taskId,
+      attempt: assignment.attempt,
+      runMs,
+      error: { ...error, taskName: assignment.name, taskId: assignment.taskId, ...(this.nodeIdValue !== undefined && { nodeId: this.nodeIdValue }), attempt: assignment.attempt },
+      systemFailure,
+    });
+  }
+
+  /** Results leave once per turn, together; while the head is away they wait (bounded by tasks assigned). */
+  private queueResult(assignment: Assignment, result: TaskResult): void {
+    if (this.assigned.get(assignment.taskId) !== assignment) return;
+    this.assigned.delete(assignment.taskId);
+    this.pendingResults.push(result);
+    if (!this.resultsFlushScheduled) {
+      this.resultsFlushScheduled = true;
+      setImmediate(() => this.flushResults());
+    }
+  }
+
+  private flushResults(): void {
+    this.resultsFlushScheduled = false;
+    if (this.head === undefined || this.pendingResults.length === 0) return;
+    this.head.send({ kind: "task_results", results: this.pendingResults });
+    this.pendingResults = [];
+  }
+
+  // ---- serving objects to peers and clients ----
+
+  private serveData(connection: Connection): void {
+    const assembler = new PartAssembler();
+    connection.setHandlers({
+      onRequest: (request: Request) => {
+        if (request.kind !== "object_fetch") throw new ProtocolError(`the object server does not answer ${request.kind}`);
+        const data = this.store.get(request.objectId);
+        if (data === undefined) throw new ShoalError("not_found", `node ${this.nodeIdValue} does not hold object ${request.objectId}`, false);
+        void sendParts(connection, request.xfer, data).catch(() => {});
+        return { size: data.length };
+      },
+      onMessage: (message) => {
+        if (message.kind === "object_part") return assembler.accept(message);
+        if (message.kind === "object_push") return this.receivePush(assembler, message);
+        throw new ProtocolError(`the object server does not take ${message.kind}`);
+      },
+      onClose: (reason) => assembler.failAll(reason ?? new ConnectionClosedError("data connection closed")),
+    });
+  }
+
+  private receivePush(assembler: PartAssembler, push: OneWay<"object_push">): void {
+    if (push.size > limits.objectBytesMax) throw new ProtocolError(`pushed object of ${push.size} bytes exceeds the limit`);
+    assembler.expect(push.xfer).then(
+      (data) => {
+        try {
+          this.store.put(push.objectId, data);
+          this.head?.send({ kind: "object_added", objectId: push.objectId, size: data.length });
+        } catch (error) {
+          this.options.log.warn({ objectId: push.objectId, err: (error as Error).message }, "could not store pushed object");
+        }
+      },
+      () => {},
+    );
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

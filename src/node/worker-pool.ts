@@ -1,0 +1,214 @@
+// The worker processes of one node: starts them, hands them tasks, notices crashes and timeouts, restarts them.
+
+import { fork, type ChildProcess } from "node:child_process";
+import { limits } from "../core/limits.js";
+import type { Logger } from "../core/logger.js";
+import type { FromWorker, ToWorker, WorkerOutcome, WorkerTask } from "../protocol/worker-messages.js";
+
+/** How one task on a worker ended, as the pool sees it. */
+export type PoolOutcome =
+  | { kind: "finished"; outcome: WorkerOutcome }
+  | { kind: "crashed"; task: WorkerTask; detail: string }
+  | { kind: "timed_out"; task: WorkerTask; timeoutMs: number }
+  | { kind: "cancelled"; task: WorkerTask };
+
+export interface PooledTask {
+  task: WorkerTask;
+  timeoutMs: number;
+}
+
+interface WorkerSlot {
+  readonly index: number;
+  child: ChildProcess | undefined;
+  ready: boolean;
+  /** Tasks handed to the worker, in the order it runs them; the first is running. */
+  inFlight: PooledTask[];
+  timer: NodeJS.Timeout | undefined;
+  /** Why we killed it, so the exit is reported as that rather than a crash. */
+  killReason: { kind: "timed_out"; timeoutMs: number } | { kind: "cancelled" } | undefined;
+  restartDelayMs: number;
+  startedAtMs: number;
+  pid: number | undefined;
+}
+
+export interface WorkerPoolOptions {
+  size: number;
+  entry: string;
+  log: Logger;
+  onOutcomes(outcomes: PoolOutcome[]): void;
+  /** A worker became idle (or was restarted): the node may hand out more work. */
+  onIdle(): void;
+  /** Tasks that were queued behind a task whose worker died: they never started. */
+  onRequeue(tasks: PooledTask[]): void;
+}
+
+export class WorkerPool {
+  private readonly slots: WorkerSlot[] = [];
+  private stopping = false;
+
+  constructor(private readonly options: WorkerPoolOptions) {
+    for (let index = 0; index < options.size; index++) {
+      const slot: WorkerSlot = {
+        index,
+        child: undefined,
+        ready: false,
+        inFlight: [],
+        timer: undefined,
+        killReason: undefined,
+        restartDelayMs: limits.workerRestartDelayMs,
+        startedAtMs: 0,
+        pid: undefined,
+      };
+      this.slots.push(slot);
+      this.spawn(slot);
+    }
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Workers that are up and have nothing to do. */
+  idleCount(): number {
+    let count = 0;
+    for (const slot of this.slots) if (slot.ready && slot.inFlight.length === 0) count += 1;
+    return count;
+  }
+
+  runningCount(): number {
+    let count = 0;
+    for (const slot of this.slots) count += slot.inFlight.length;
+    return count;
+  }
+
+  pids(): number[] {
+    return this.slots.flatMap((slot) => (slot.pid === undefined ? [] : [slot.pid]));
+  }
+
+  /** Hands tasks to one idle worker, which runs them in order. Returns false if none is idle. */
+  dispatch(tasks: PooledTask[]): boolean {
+    const slot = this.slots.find((candidate) => candidate.ready && candidate.inFlight.length === 0);
+    if (slot === undefined || slot.child === undefined) return false;
+    slot.inFlight = tasks;
+    this.armTimer(slot);
+    const message: ToWorker = { type: "run", tasks: tasks.map((pooled) => pooled.task) };
+    slot.child.send(message);
+    return true;
+  }
+
+  /** Stops a task: a running one by killing its worker, a queued one in a worker's pipeline is dropped. */
+  cancel(taskId: string): boolean {
+    for (const slot of this.slots) {
+      const index = slot.inFlight.findIndex((pooled) => pooled.task.taskId === taskId);
+      if (index < 0) continue;
+      if (index === 0) {
+        this.kill(slot, { kind: "cancelled" });
+      } else {
+        const [removed] = slot.inFlight.splice(index, 1);
+        if (removed !== undefined) this.options.onOutcomes([{ kind: "cancelled", task: removed.task }]);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      this.slots.map(
+        (slot) =>
+          new Promise<void>((resolve) => {
+            clearTimeout(slot.timer);
+            const child = slot.child;
+            if (child === undefined || child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once("exit", () => resolve());
+            child.kill("SIGKILL");
+          }),
+      ),
+    );
+  }
+
+  private spawn(slot: WorkerSlot): void {
+    const child = fork(this.options.entry, [], {
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      execArgv: ["--enable-source-maps", "--stack-size=984"],
+    });
+    slot.child = child;
+    slot.ready = false;
+    slot.pid = child.pid;
+    slot.startedAtMs = performance.now();
+    child.on("message", (message: FromWorker) => this.fromWorker(slot, child, message));
+    child.on("exit", (code, signal) => this.exited(slot, child, code, signal));
+    child.on("error", (error) => this.options.log.warn({ worker: slot.index, err: error.message }, "worker process error"));
+  }
+
+  private fromWorker(slot: WorkerSlot, child: ChildProcess, message: FromWorker): void {
+    if (slot.child !== child) return;
+    if (message.type === "ready") {
+      slot.ready = true;
+      slot.restartDelayMs = limits.workerRestartDelayMs;
+      this.options.onIdle();
+      return;
+    }
+    const outcomes: PoolOutcome[] = [];
+    for (const outcome of message.results) {
+      const head = slot.inFlight[0];
+      if (head === undefined || head.task.taskId !== outcome.taskId) {
+        // A task cancelled out of the pipeline still ran; its outcome has no taker.
+        continue;
+      }
+      slot.inFlight.shift();
+      outcomes.push({ kind: "finished", outcome });
+    }
+    this.armTimer(slot);
+    this.options.onOutcomes(outcomes);
+    if (slot.inFlight.length === 0) this.options.onIdle();
+  }
+
+  private exited(slot: WorkerSlot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (slot.child !== child) return;
+    clearTimeout(slot.timer);
+    slot.child = undefined;
+    slot.ready = false;
+    slot.pid = undefined;
+    const [running, ...waiting] = slot.inFlight;
+    slot.inFlight = [];
+    const reason = slot.killReason;
+    slot.killReason = undefined;
+    if (this.stopping) return;
+    const outcomes: PoolOutcome[] = [];
+    if (running !== undefined) {
+      if (reason?.kind === "timed_out") outcomes.push({ kind: "timed_out", task: running.task, timeoutMs: reason.timeoutMs });
+      else if (reason?.kind === "cancelled") outcomes.push({ kind: "cancelled", task: running.task });
+      else {
+        const detail = signal !== null ? `killed by ${signal}` : `exited with code ${code}`;
+        outcomes.push({ kind: "crashed", task: running.task, detail });
+        this.options.log.warn({ worker: slot.index, task: running.task.name, detail }, "worker died running a task");
+      }
+    }
+    // Tasks queued behind the one that died never started: they go back without using an attempt.
+    this.options.onOutcomes(outcomes);
+    if (waiting.length > 0) this.options.onRequeue(waiting);
+    const aliveMs = performance.now() - slot.startedAtMs;
+    const delayMs = aliveMs < 1_000 ? slot.restartDelayMs : limits.workerRestartDelayMs;
+    slot.restartDelayMs = Math.min(delayMs * 2, limits.workerRestartDelayMsMax);
+    setTimeout(() => {
+      if (!this.stopping) this.spawn(slot);
+    }, delayMs).unref();
+  }
+
+  private armTimer(slot: WorkerSlot): void {
+    clearTimeout(slot.timer);
+    slot.timer = undefined;
+    const head = slot.inFlight[0];
+    if (head === undefined || head.timeoutMs <= 0) return;
+    const timeoutMs = head.timeoutMs;
+    slot.timer = setTimeout(() => this.kill(slot, { kind: "timed_out", timeoutMs }), timeoutMs);
+  }
+
+  private kill(slot: WorkerSlot, reason: NonNullable<WorkerSlot["killReason"]>): void {
+    slot.killReason = reason;
+    slot.child?.kill("SIGKILL");
+  }
+}
