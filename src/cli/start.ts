@@ -62,7 +62,7 @@ async function startNodeCommand(address: string, flags: StartFlags): Promise<voi
   if (token === undefined || token.trim() === "") {
     throw new Error("a node needs the cluster token: pass --token or set SHOAL_TOKEN (the head printed it when it started)");
   }
-  let node: Awaited<ReturnType<typeof startNode>> | undefined;
+  let node: Awaited<ReturnType<typeof startNode>> | undefined = undefined;
   const stop = (): void => {
     void (node?.stop() ?? Promise.resolve()).then(() => process.exit(0));
   };

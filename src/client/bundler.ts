@@ -1,6 +1,8 @@
 // Turns the modules that define tasks into content-addressed code bundles (esbuild, npm imports included).
 
 import { createHash } from "node:crypto";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
 import { ShoalError } from "../core/errors.js";
 
@@ -26,10 +28,18 @@ export function connect() {
 export class ObjectRef { constructor(id) { this.id = id; } }
 `;
 
+/** This package's public entry, as source or compiled: relative imports of it get the shim too. */
+const clientIndex = join(dirname(fileURLToPath(import.meta.url)), "index");
+
 const shoalShim: Plugin = {
   name: "shoal-worker-shim",
   setup(context) {
-    context.onResolve({ filter: /^shoal$/ }, () => ({ path: "shoal", namespace: "shoal-shim" }));
+    const shim = { path: "shoal", namespace: "shoal-shim" };
+    context.onResolve({ filter: /^shoal$/ }, () => shim);
+    context.onResolve({ filter: /^\.\.?\// }, (args) => {
+      const target = resolve(args.resolveDir, args.path).replace(/\.(js|ts|mjs|mts)$/, "");
+      return target === clientIndex ? shim : undefined;
+    });
     context.onLoad({ filter: /.*/, namespace: "shoal-shim" }, () => ({ contents: workerShim, loader: "js" }));
   },
 };

@@ -207,6 +207,7 @@ export class NodeRuntime {
 
   /** Fetches code and dependencies, then queues the task for a worker. */
   private async prepare(assignment: Assignment): Promise<void> {
+    this.options.log.debug({ taskId: assignment.taskId, attempt: assignment.attempt }, "task assigned");
     this.assigned.set(assignment.taskId, assignment);
     try {
       const bundlePath = await this.codeCache.pathOf(assignment.bundleId);
@@ -250,6 +251,7 @@ export class NodeRuntime {
       const perWorker = Math.ceil(this.localQueue.length / pool.size);
       const batchSize = Math.min(limits.workerPipelineMax, Math.max(1, perWorker));
       const batch = this.localQueue.splice(0, batchSize);
+      this.options.log.debug({ tasks: batch.map((local) => local.assignment.taskId) }, "dispatching to a worker");
       if (!pool.dispatch(batch.map((local) => local.pooled))) {
         this.localQueue.unshift(...batch);
         return;
@@ -283,6 +285,7 @@ export class NodeRuntime {
   }
 
   private onOutcomes(outcomes: PoolOutcome[]): void {
+    this.options.log.debug({ outcomes: outcomes.map((outcome) => outcome.kind === "finished" ? outcome.outcome.taskId : outcome.task.taskId) }, "outcomes");
     for (const outcome of outcomes) {
       const taskId = outcome.kind === "finished" ? outcome.outcome.taskId : outcome.task.taskId;
       const assignment = this.assigned.get(taskId);

@@ -82,14 +82,17 @@ describe("SqliteStore on disk", () => {
   });
 
   test("a resolved write survives the process being killed without close()", async () => {
-    const storeUrl = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), "sqlite-store.ts")).href;
+    // The sibling module, whether this test runs compiled (.js) or as source under tsx (.ts).
+    const extension = import.meta.url.endsWith(".ts") ? "ts" : "js";
+    const storeUrl = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), `sqlite-store.${extension}`)).href;
     const childCode = [
       `const { SqliteStore } = await import(${JSON.stringify(storeUrl)});`,
       `const store = SqliteStore.open(${JSON.stringify(dataDir)});`,
       `await store.putSetting("survives", "kill -9");`,
       `process.kill(process.pid, "SIGKILL");`,
     ].join("\n");
-    const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", childCode], {
+    const loader = extension === "ts" ? ["--import", "tsx"] : [];
+    const child = spawnSync(process.execPath, [...loader, "--input-type=module", "-e", childCode], {
       encoding: "utf8",
       timeout: 30_000,
     });

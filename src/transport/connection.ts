@@ -102,13 +102,8 @@ export class Connection {
   /** Installs the message handlers; messages arriving before this wait for them, in order. */
   setHandlers(handlers: ConnectionHandlers): void {
     this.handlers = handlers;
-    const held = this.held;
-    this.held = [];
-    if (held.length === 0) return;
-    this.guard(() => {
-      for (const raw of held) if (this.state === "open") this.dispatch(raw);
-    });
-    if (this.state === "open") this.socket.resume();
+    // Delivered on a later turn, as input always is: the caller finishes its setup first.
+    if (this.held.length > 0) setImmediate(() => this.releaseHeld());
   }
 
   get isOpen(): boolean {
@@ -232,6 +227,15 @@ export class Connection {
         if (this.isClosed()) return;
       }
     });
+  }
+
+  private releaseHeld(): void {
+    const held = this.held;
+    this.held = [];
+    this.guard(() => {
+      for (const raw of held) if (this.state === "open") this.dispatch(raw);
+    });
+    if (this.state === "open") this.socket.resume();
   }
 
   /** Runs input processing; anything it throws closes the connection. */

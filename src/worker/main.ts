@@ -53,7 +53,9 @@ async function drainQueue(): Promise<void> {
   };
   while (queue.length > 0) {
     const task = queue.shift() as WorkerTask;
-    outcomes.push(await runOne(task));
+    // Await first, then push: `outcomes` may be swapped by a flush while the task runs.
+    const outcome = await runOne(task);
+    outcomes.push(outcome);
     // Report at once when nothing else is queued, so latency stays low; otherwise batch per turn.
     if (queue.length === 0) flush();
     else if (!flushScheduled) {
