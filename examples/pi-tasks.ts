@@ -12,6 +12,3 @@ export const countInside = task("pi.countInside", (samples: number): number => {
   }
   return inside;
 });
-
-/** Which process ran a task, so the driver can show how work spread over the nodes. */
-export const whereAmI = task("pi.whereAmI", (_probe: number): number => process.ppid);

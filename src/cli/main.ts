@@ -2,7 +2,7 @@
 
 import { Command, Option } from "commander";
 import { connect } from "../client/index.js";
-import { clusterTarget, labelList, port, positiveInteger, positiveNumber, resourcesJson } from "./options.js";
+import { clusterTarget, envValue, labelList, port, positiveInteger, positiveNumber, resourcesJson } from "./options.js";
 import { runCommand } from "./run.js";
 import { startCommand, type StartFlags } from "./start.js";
 import { statusCommand } from "./status.js";
@@ -32,7 +32,8 @@ program
   .addOption(new Option("--heartbeat-interval-ms <ms>", "head: node heartbeat interval").argParser(positiveInteger("--heartbeat-interval-ms")).hideHelp())
   .addOption(new Option("--node-timeout-ms <ms>", "head: silence after which a node is dead").argParser(positiveInteger("--node-timeout-ms")).hideHelp())
   .action(async (flags: StartFlags) => {
-    await startCommand({ ...flags, ...(flags.address === undefined && !flags.head && process.env["SHOAL_ADDRESS"] ? { address: process.env["SHOAL_ADDRESS"] } : {}) });
+    const envAddress = flags.head === true ? undefined : envValue("SHOAL_ADDRESS");
+    await startCommand({ ...flags, ...(flags.address === undefined && envAddress !== undefined && { address: envAddress }) });
   });
 
 program

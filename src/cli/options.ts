@@ -60,7 +60,13 @@ export function labelList(value: string): Record<string, string> {
   return labels;
 }
 
-export const shoalHome = process.env["SHOAL_HOME"] ?? join(homedir(), ".shoal");
+/** An environment variable, with empty counting as unset (so `SHOAL_TOKEN=` disables it). */
+export function envValue(name: string): string | undefined {
+  const value = process.env[name]?.trim();
+  return value === undefined || value === "" ? undefined : value;
+}
+
+export const shoalHome = envValue("SHOAL_HOME") ?? join(homedir(), ".shoal");
 export const defaultHeadDataDir = join(shoalHome, "head");
 /** Written by `shoal up` so status/stop find the local cluster without flags. */
 export const currentClusterFile = join(shoalHome, "current.json");
@@ -73,8 +79,8 @@ export function clusterTarget(flags: { address?: string; token?: string }): { ad
   } catch {
     // no local cluster recorded
   }
-  const address = flags.address ?? process.env["SHOAL_ADDRESS"] ?? current.address ?? "127.0.0.1:7340";
-  let token = flags.token ?? process.env["SHOAL_TOKEN"] ?? (address === current.address ? current.token : undefined);
+  const address = flags.address ?? envValue("SHOAL_ADDRESS") ?? current.address ?? "127.0.0.1:7340";
+  let token = flags.token ?? envValue("SHOAL_TOKEN") ?? (address === current.address ? current.token : undefined);
   if (token === undefined) {
     try {
       token = readFileSync(join(defaultHeadDataDir, "token"), "utf8").trim();

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { createLogger } from "../observability/log.js";
 import { loadOrCreateToken, startHead } from "../head/main.js";
 import { startNode } from "../node/main.js";
-import { defaultHeadDataDir, shoalHome } from "./options.js";
+import { defaultHeadDataDir, envValue, shoalHome } from "./options.js";
 
 export interface StartFlags {
   head?: boolean;
@@ -32,7 +32,7 @@ export async function startCommand(flags: StartFlags): Promise<void> {
 
 async function startHeadCommand(flags: StartFlags): Promise<void> {
   const dataDir = flags.dataDir ?? defaultHeadDataDir;
-  const { token, generated } = loadOrCreateToken(dataDir, flags.token ?? process.env["SHOAL_TOKEN"]);
+  const { token, generated } = loadOrCreateToken(dataDir, flags.token ?? envValue("SHOAL_TOKEN"));
   const head = await startHead({
     host: flags.host ?? "127.0.0.1",
     port: flags.port,
@@ -58,8 +58,8 @@ async function startHeadCommand(flags: StartFlags): Promise<void> {
 }
 
 async function startNodeCommand(address: string, flags: StartFlags): Promise<void> {
-  const token = flags.token ?? process.env["SHOAL_TOKEN"];
-  if (token === undefined || token.trim() === "") {
+  const token = flags.token ?? envValue("SHOAL_TOKEN");
+  if (token === undefined) {
     throw new Error("a node needs the cluster token: pass --token or set SHOAL_TOKEN (the head printed it when it started)");
   }
   let node: Awaited<ReturnType<typeof startNode>> | undefined = undefined;
@@ -68,7 +68,7 @@ async function startNodeCommand(address: string, flags: StartFlags): Promise<voi
   };
   node = await startNode({
     headAddress: address,
-    token: token.trim(),
+    token,
     host: flags.host ?? "127.0.0.1",
     dataPort: flags.dataPort,
     dataDir: flags.dataDir ?? join(shoalHome, `node-${process.pid}`),
