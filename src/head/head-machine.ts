@@ -311,6 +311,16 @@ export class HeadMachine {
     this.objects.declare(spec.taskId, jobId);
     job.tasksSubmitted += 1;
     job.tasksQueued += 1;
+    if (job.tasksQueued > limits.tasksQueuedPerJobMax) {
+      this.finishFailed(task, {
+        code: "capacity",
+        message: `job ${jobId} already has ${limits.tasksQueuedPerJobMax} tasks queued; task ${spec.name}#${spec.taskId} was refused (wait for results before submitting more)`,
+        retryable: true,
+        taskName: spec.name,
+        taskId: spec.taskId,
+      });
+      return;
+    }
     for (const ref of spec.refs) {
       const entry = this.objects.get(ref.objectId);
       if (entry === undefined || entry.state === "failed") {

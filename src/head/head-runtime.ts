@@ -98,12 +98,12 @@ export class HeadRuntime {
     connection.setHandlers({
       onRequest: (request) => {
         if (session === undefined) {
-          if (request.kind === "node_register") {
+          if (request.kind === "node_register" && connection.peerRole === "node") {
             const node = this.registerNode(connection, request);
             session = { kind: "node", node };
             return { nodeId: node.nodeId, heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? limits.heartbeatIntervalMs };
           }
-          if (request.kind === "client_register") {
+          if (request.kind === "client_register" && connection.peerRole === "client") {
             return this.registerClient(connection, request).then((client) => {
               session = { kind: "client", client };
               return {
@@ -114,7 +114,7 @@ export class HeadRuntime {
               };
             });
           }
-          throw new ProtocolError(`expected node_register or client_register first, got ${request.kind}`);
+          throw new ProtocolError(`a ${connection.peerRole ?? "peer"} connection must first send its own register request, not ${request.kind}`);
         }
         return session.kind === "node" ? this.nodeRequest(session.node, request) : this.clientRequest(session.client, request);
       },
