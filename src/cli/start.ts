@@ -48,7 +48,9 @@ async function startHeadCommand(flags: StartFlags): Promise<void> {
     say(`generated a cluster token, saved in ${join(dataDir, "token")} (mode 0600); it is shown only this once:`);
     say(`  export SHOAL_TOKEN=${token}`);
   }
-  say(`join a node with:  shoal start --address ${head.address}   (with SHOAL_TOKEN set)`);
+  const joinAddress = head.address.replace(/^(0\.0\.0\.0|\[::\])(?=:)/, "THIS_MACHINE");
+  say(`join a node with:  shoal start --address ${joinAddress}   (with SHOAL_TOKEN set)`);
+  if (joinAddress !== head.address) say("(the head listens on every interface: nodes and clients can reach it on any of this machine's addresses)");
   say(`ready ${head.address}`);
   const stop = (): void => {
     void head.stop().then(() => process.exit(0));

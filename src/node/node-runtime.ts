@@ -138,7 +138,7 @@ export class NodeRuntime {
       ...(this.nodeIdValue !== undefined && { nodeId: this.nodeIdValue }),
       hostname: hostname(),
       pid: process.pid,
-      dataAddress: this.dataAddress,
+      dataAddress: this.advertisedDataAddress(connection),
       resources: this.options.resources,
       labels: this.options.labels,
     });
@@ -155,6 +155,18 @@ export class NodeRuntime {
     this.options.log.info({ nodeId: reply.nodeId, head: this.options.headAddress }, "joined cluster");
     this.firstJoin?.resolve();
     this.firstJoin = undefined;
+  }
+
+  /**
+   * The data address peers should dial: the bind address, unless that is a wildcard, in which case the
+   * address this machine uses to reach the head (peers on the head's network reach us there too).
+   */
+  private advertisedDataAddress(headConnection: Connection): string {
+    const bound = this.dataListener?.address;
+    if (bound === undefined) throw new ShoalError("internal", "node is not started", false);
+    const wildcard = bound.host === "0.0.0.0" || bound.host === "::";
+    const host = wildcard ? (headConnection.localAddress ?? bound.host).replace(/^::ffff:/, "") : bound.host;
+    return formatAddress({ host, port: bound.port });
   }
 
   private headLost(connection: Connection): void {

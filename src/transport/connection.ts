@@ -99,6 +99,11 @@ export class Connection {
     });
   }
 
+  /** This side's IP address on the connection: the interface through which the peer reaches us. */
+  get localAddress(): string | undefined {
+    return this.socket.localAddress;
+  }
+
   /** Installs the message handlers; messages arriving before this wait for them, in order. */
   setHandlers(handlers: ConnectionHandlers): void {
     this.handlers = handlers;

@@ -1,0 +1,63 @@
+// `npm run bench`: runs the benchmark suite on a local cluster, prints a table, and keeps the numbers in bench/results/.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { benchmarks, cpusPerNodeDefault, formatTable, runsDefault, runSuite } from "./suite.js";
+
+const usage = `usage: node dist/bench/run.js [--quick] [--only NAME]... [--runs N] [--cpus-per-node N]
+  --quick              tiny sizes, one run each (a smoke test of the harness, not a measurement)
+  --only NAME          run only this benchmark (repeatable): ${benchmarks.map((benchmark) => benchmark.name).join(", ")}
+  --runs N             measured runs per benchmark (default ${runsDefault})
+  --cpus-per-node N    CPUs each of the two nodes offers (default ${cpusPerNodeDefault})`;
+
+/** bench/results/ in the repository, whether this runs compiled (dist/bench) or as source (bench). */
+const resultsDirectory = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./results/" : "../../bench/results/", import.meta.url));
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string", multiple: true },
+      runs: { type: "string" },
+      "cpus-per-node": { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
+  const result = await runSuite({
+    quick: values.quick,
+    ...(values.only !== undefined && { only: values.only }),
+    ...(values.runs !== undefined && { runs: positiveNumber("--runs", values.runs) }),
+    ...(values["cpus-per-node"] !== undefined && { cpusPerNode: positiveNumber("--cpus-per-node", values["cpus-per-node"]) }),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  const { machine, cluster } = result;
+  process.stdout.write(
+    `\n${machine.cpus} x ${machine.cpuModel}, node ${machine.node}; head + ${cluster.nodes} nodes x ${cluster.cpusPerNode} CPU; ` +
+      `${result.runsPerBenchmark} run(s) per benchmark${result.quick ? " (--quick: sizes too small to mean anything)" : ""}\n\n`,
+  );
+  process.stdout.write(`${formatTable(result)}\n`);
+  mkdirSync(resultsDirectory, { recursive: true });
+  // Colons are not allowed in file names everywhere; the rest is the ISO date.
+  const path = `${resultsDirectory}${result.startedAt.replace(/:/g, "-")}${result.quick ? "-quick" : ""}.json`;
+  writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`\nwrote ${path}\n`);
+}
+
+function positiveNumber(flag: string, text: string): number {
+  const value = Number(text);
+  if (!(Number.isInteger(value) && value >= 1)) {
+    process.stderr.write(`${flag} must be a positive integer, got ${JSON.stringify(text)}\n${usage}\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
