@@ -16,7 +16,7 @@ function findTests(directory) {
 }
 
 const filter = process.argv[2];
-const all = [...findTests("dist/src"), ...findTests("dist/test"), ...findTests("scripts")].filter(
+const all = [...findTests("dist/src"), ...findTests("dist/test"), ...findTests("dist/bench"), ...findTests("scripts")].filter(
   (path) => filter === undefined || path.includes(filter),
 );
 const endToEnd = all.filter((path) => path.includes("/e2e/"));

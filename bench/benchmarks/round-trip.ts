@@ -24,8 +24,8 @@ export const roundTrip: Benchmark = {
     checkRanOnce(before, await readCounters(client), count, "sequential round trips of bench.noop");
     const sorted = latenciesMs.sort((a, b) => a - b);
     return [
-      { metric: `median of ${count} sequential`, value: percentile(sorted, 0.5), unit: "ms", better: "lower", target: roundTripMsTarget },
-      { metric: `p99 of ${count} sequential`, value: percentile(sorted, 0.99), unit: "ms", better: "lower" },
+      { metric: `median of ${count.toLocaleString("en-US")} sequential`, value: percentile(sorted, 0.5), unit: "ms", better: "lower", target: roundTripMsTarget },
+      { metric: `p99 of ${count.toLocaleString("en-US")} sequential`, value: percentile(sorted, 0.99), unit: "ms", better: "lower" },
     ];
   },
 };

@@ -32,8 +32,8 @@ export const throughput: Benchmark = {
     checkRanOnce(beforeMap, await readCounters(client), undefined, "map of bench.noop");
 
     return [
-      { metric: `submit+get, ${count} tasks`, value: count / (submitMs / 1000), unit: "tasks/s", better: "higher", target: tasksPerSecondTarget },
-      { metric: `map, ${count} items`, value: count / (mapMs / 1000), unit: "items/s", better: "higher", target: tasksPerSecondTarget },
+      { metric: `submit+get, ${count.toLocaleString("en-US")} tasks`, value: count / (submitMs / 1000), unit: "tasks/s", better: "higher", target: tasksPerSecondTarget },
+      { metric: `map, ${count.toLocaleString("en-US")} items`, value: count / (mapMs / 1000), unit: "items/s", better: "higher", target: tasksPerSecondTarget },
     ];
   },
 };

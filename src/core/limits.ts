@@ -21,10 +21,19 @@ export const limits = {
   heartbeatIntervalMs: 500,
   /** A node silent this long is dead; with 500 ms heartbeats this detects a dead node within 3 s. */
   nodeTimeoutMs: 2_500,
-  /** Tasks sent to a node per CPU beyond what it runs, so tiny tasks keep workers busy without flooding a slow node. */
+  /** Tasks sent to a node per CPU before the head knows how long its tasks take. */
   tasksOutstandingPerCpu: 16,
-  /** Tasks a node hands one worker at once when its local queue is long (amortises the IPC round trip). */
-  workerPipelineMax: 16,
+  /**
+   * Then the bound adapts: enough tasks per CPU for about this much queued work, so tiny tasks keep
+   * workers busy (hundreds in flight) while long ones are not hoarded by one node (two per CPU).
+   */
+  nodeBacklogTargetMs: 50,
+  tasksOutstandingPerCpuMin: 2,
+  tasksOutstandingPerCpuMax: 256,
+  /** Tasks queued inside one worker at most, when tasks are tiny (amortises the IPC round trip). */
+  workerPipelineMax: 64,
+  /** Tasks shorter than this on average are pipelined into busy workers; longer ones wait for an idle worker. */
+  workerPipelineRunMsMax: 2,
   /** Default retries after system failures (node or worker death), as the API contract says. */
   taskRetriesDefault: 3,
   /** Queued tasks the head accepts per job before refusing more, so a runaway client cannot exhaust memory. */

@@ -17,7 +17,12 @@ import { ObjectDirectory, type ObjectEntry } from "./object-directory.js";
 
 export interface HeadConfig {
   nodeTimeoutMs: number;
+  /** In-flight tasks per CPU sent to a node before its task run time is known. */
   tasksOutstandingPerCpu: number;
+  /** Then the bound follows the run time: about this much queued work per CPU, within min..max per CPU. */
+  nodeBacklogTargetMs: number;
+  tasksOutstandingPerCpuMin: number;
+  tasksOutstandingPerCpuMax: number;
 }
 
 export type HeadEvent =
@@ -51,8 +56,6 @@ interface TaskRecord {
   depsMissing: number;
   /** Attempts started so far; the current attempt's number once assigned. */
   attempt: number;
-  systemFailures: number;
-  exceptionRetries: number;
   nodeId: string | undefined;
   cancelled: boolean;
 }
@@ -74,6 +77,8 @@ interface JobEntry extends JobCounts {
 
 interface NodeEntry extends NodeView {
   address: string;
+  /** Moving average of its tasks' run time, which sizes tasksOutstandingMax. */
+  runMsAverage: number | undefined;
   tasks: Set<TaskRecord>;
   tasksDone: number;
   tasksFailed: number;
@@ -100,19 +105,21 @@ export class HeadMachine {
     switch (event.kind) {
       case "tick":
         for (const nodeId of this.membership.tick(event.nowMs)) this.nodeDied(nodeId);
+        for (const nodeId of this.nodes.keys()) this.syncState(nodeId);
         break;
       case "node_joined":
         this.nodeJoined(event);
         break;
       case "node_heard":
         this.membership.heard(event.nodeId, event.nowMs);
+        this.syncState(event.nodeId);
         break;
       case "node_disconnected":
         this.membership.disconnected(event.nodeId);
-        this.syncAlive(event.nodeId);
+        this.syncState(event.nodeId);
         break;
       case "job_started":
-        this.jobs.set(event.jobId, newJob(event.jobId, event.clientId, event.nowMs));
+        if (!this.jobs.has(event.jobId)) this.jobs.set(event.jobId, newJob(event.jobId, event.clientId, event.nowMs));
         break;
       case "job_ended":
         this.jobEnded(event.jobId, event.nowMs);
@@ -192,13 +199,13 @@ export class HeadMachine {
 
   cpusAlive(): number {
     let cpus = 0;
-    for (const node of this.nodes.values()) if (node.alive) cpus += node.resources["cpus"] ?? 0;
+    for (const node of this.nodes.values()) if (node.state === "alive") cpus += node.resources["cpus"] ?? 0;
     return cpus;
   }
 
   nodesAlive(): number {
     let count = 0;
-    for (const node of this.nodes.values()) if (node.alive) count += 1;
+    for (const node of this.nodes.values()) if (node.state === "alive") count += 1;
     return count;
   }
 
@@ -210,20 +217,21 @@ export class HeadMachine {
       // A suspect node reconnected within the grace period: it keeps its tasks and objects.
       existing.address = event.address;
       this.membership.heard(event.nodeId, event.nowMs);
-      this.syncAlive(event.nodeId);
+      this.syncState(event.nodeId);
       return;
     }
     this.membership.join(event.nodeId, event.nowMs);
     const cpus = Math.max(1, event.resources["cpus"] ?? 1);
     this.nodes.set(event.nodeId, {
       nodeId: event.nodeId,
-      alive: true,
+      state: "alive",
       resources: event.resources,
       labels: event.labels,
       reserved: {},
       tasksOutstanding: 0,
       tasksOutstandingMax: Math.ceil(cpus * this.config.tasksOutstandingPerCpu),
       address: event.address,
+      runMsAverage: undefined,
       tasks: new Set(),
       tasksDone: 0,
       tasksFailed: 0,
@@ -231,19 +239,19 @@ export class HeadMachine {
     this.scheduleNeeded = true;
   }
 
-  /** Suspect nodes keep their tasks but get no new ones. */
-  private syncAlive(nodeId: string): void {
+  /** Copies a node's membership state into the scheduler's view: suspect nodes keep their tasks but get no new ones. */
+  private syncState(nodeId: string): void {
     const node = this.nodes.get(nodeId);
     if (node === undefined) return;
-    const alive = this.membership.stateOf(nodeId) === "alive";
-    if (alive && !node.alive) this.scheduleNeeded = true;
-    node.alive = alive;
+    const state = this.membership.stateOf(nodeId) ?? "dead";
+    if (state === "alive" && node.state !== "alive") this.scheduleNeeded = true;
+    node.state = state;
   }
 
   private nodeDied(nodeId: string): void {
     const node = this.nodes.get(nodeId);
     if (node === undefined) return;
-    node.alive = false;
+    node.state = "dead";
     this.effects.push({ kind: "node_died", nodeId });
     const orphans = [...node.tasks];
     node.tasks.clear();
@@ -295,15 +303,14 @@ export class HeadMachine {
 
   private submit(jobId: string, spec: TaskSpec): void {
     const job = this.jobs.get(jobId);
-    if (job === undefined || this.tasks.has(spec.taskId)) return; // duplicate submissions are idempotent
+    // Duplicate submissions (also of a task already finished, whose result object exists) are idempotent.
+    if (job === undefined || this.tasks.has(spec.taskId) || this.objects.get(spec.taskId) !== undefined) return;
     const task: TaskRecord = {
       spec,
       job,
       state: "waiting",
       depsMissing: 0,
       attempt: 0,
-      systemFailures: 0,
-      exceptionRetries: 0,
       nodeId: undefined,
       cancelled: false,
     };
@@ -323,6 +330,7 @@ export class HeadMachine {
     }
     for (const ref of spec.refs) {
       const entry = this.objects.get(ref.objectId);
+      if (entry !== undefined) entry.dependants += 1;
       if (entry === undefined || entry.state === "failed") {
         const reason = entry?.error?.message ?? `object ${ref.objectId} is unknown to the head (released or never put)`;
         this.finishFailed(task, dependencyError(task, ref.objectId, reason));
@@ -347,6 +355,11 @@ export class HeadMachine {
     if (this.readyQueue.size === 0) return;
     this.readyQueue.schedule((task) => {
       if (task.cancelled || this.tasks.get(task.spec.taskId) !== task) return "drop";
+      const lostInput = this.failedInput(task);
+      if (lostInput !== undefined) {
+        this.finishFailed(task, dependencyError(task, lostInput.objectId, lostInput.reason));
+        return "drop";
+      }
       const placement = place(task.spec.demand, task.spec.labels, this.nodes.values(), this.random);
       switch (placement.kind) {
         case "placed":
@@ -367,6 +380,16 @@ export class HeadMachine {
           return assertNever(placement, "placement");
       }
     });
+  }
+
+  /** An input that failed or was lost after the task was queued (a node died with its only copy). */
+  private failedInput(task: TaskRecord): { objectId: string; reason: string } | undefined {
+    for (const ref of task.spec.refs) {
+      const entry = this.objects.get(ref.objectId);
+      if (entry === undefined) return { objectId: ref.objectId, reason: "it no longer exists" };
+      if (entry.state === "failed") return { objectId: ref.objectId, reason: entry.error?.message ?? "it failed" };
+    }
+    return undefined;
   }
 
   private assign(task: TaskRecord, nodeId: string): void {
@@ -430,6 +453,7 @@ export class HeadMachine {
     }
     const node = this.nodes.get(nodeId);
     this.unassign(task);
+    if (node !== undefined) this.learnRunTime(node, result.runMs);
     if (result.status === "done") {
       if (node !== undefined) node.tasksDone += 1;
       this.finishDone(task, result.inline, result.size, result.inline === undefined ? nodeId : undefined);
@@ -437,44 +461,61 @@ export class HeadMachine {
     }
     if (node !== undefined) node.tasksFailed += 1;
     const error: ErrorInfo = { ...result.error, taskName: task.spec.name, taskId: task.spec.taskId, nodeId, attempt: task.attempt };
-    if (result.systemFailure) this.retryOrFail(task, error);
-    else if (task.spec.retryExceptions && error.code === "task_failed" && task.exceptionRetries < task.spec.retries) {
-      task.exceptionRetries += 1;
-      this.requeue(task);
-    } else this.finishFailed(task, error);
+    const retryable = result.systemFailure || (task.spec.retryExceptions && error.code === "task_failed");
+    if (retryable) this.retryOrFail(task, error);
+    else this.finishFailed(task, error);
   }
 
-  /** A system failure (worker or node died): run again elsewhere while the retry budget lasts. */
+  /** Resizes a node's in-flight bound from how long its tasks take (see limits.nodeBacklogTargetMs). */
+  private learnRunTime(node: NodeEntry, runMs: number): void {
+    const average = node.runMsAverage === undefined ? runMs : node.runMsAverage * 0.9 + runMs * 0.1;
+    node.runMsAverage = average;
+    const config = this.config;
+    const perCpu = Math.min(
+      config.tasksOutstandingPerCpuMax,
+      Math.max(config.tasksOutstandingPerCpuMin, Math.round(config.nodeBacklogTargetMs / Math.max(average, 0.01))),
+    );
+    node.tasksOutstandingMax = Math.ceil(Math.max(1, node.resources["cpus"] ?? 1) * perCpu);
+  }
+
+  /**
+   * A retryable failure (worker or node died, or an exception with retryExceptions): run again while the
+   * retry budget lasts. One budget for both kinds: at most retries + 1 attempts in all.
+   */
   private retryOrFail(task: TaskRecord, error: ErrorInfo): void {
     if (task.state === "assigned") this.unassign(task);
-    task.systemFailures += 1;
-    if (task.cancelled) {
-      this.finishFailed(task, cancelledError(task));
-    } else if (task.systemFailures <= task.spec.retries) {
-      this.requeue(task);
+    if (task.cancelled || task.attempt <= task.spec.retries) {
+      this.requeue(task); // which fails a cancelled task as cancelled
     } else {
-      const message = `${error.message}; gave up after ${task.systemFailures} attempts`;
-      this.finishFailed(task, { ...error, message, taskName: task.spec.name, taskId: task.spec.taskId });
+      const attempts = task.attempt === 1 ? "1 attempt" : `${task.attempt} attempts`;
+      const message = `${error.message}; gave up after ${attempts}`;
+      this.finishFailed(task, { ...error, message, taskName: task.spec.name, taskId: task.spec.taskId, attempt: task.attempt });
     }
   }
 
   private requeue(task: TaskRecord): void {
+    if (task.cancelled) {
+      this.finishFailed(task, cancelledError(task));
+      return;
+    }
     task.state = "ready";
     this.readyQueue.push(task.job.jobId, task.spec.priority, task);
     this.scheduleNeeded = true;
   }
 
   private finishDone(task: TaskRecord, inline: Uint8Array | undefined, size: number, nodeId: string | undefined): void {
-    this.forgetTask(task);
-    task.job.tasksDone += 1;
-    const entry = this.objects.get(task.spec.taskId);
     const location = nodeId === undefined ? undefined : { nodeId, address: this.nodes.get(nodeId)?.address ?? "" };
     this.effects.push({
       kind: "client_result",
       clientId: task.job.clientId,
       result: { status: "done", taskId: task.spec.taskId, inline, size, location },
     });
-    if (entry !== undefined) this.wake(this.objects.ready(entry, inline, size, nodeId));
+    this.forgetTask(task);
+    task.job.tasksDone += 1;
+    const entry = this.objects.get(task.spec.taskId);
+    if (entry === undefined) return;
+    this.wake(this.objects.ready(entry, inline, size, nodeId));
+    this.deleteIfUnneeded(entry);
   }
 
   private finishFailed(task: TaskRecord, error: ErrorInfo): void {
@@ -496,6 +537,12 @@ export class HeadMachine {
     this.tasks.delete(task.spec.taskId);
     task.job.tasksQueued -= 1;
     task.cancelled = true; // lazily dropped if still in the ready queue
+    for (const ref of task.spec.refs) {
+      const entry = this.objects.get(ref.objectId);
+      if (entry === undefined) continue;
+      entry.dependants -= 1;
+      this.deleteIfUnneeded(entry);
+    }
   }
 
   private wake(taskIds: string[]): void {
@@ -525,6 +572,7 @@ export class HeadMachine {
     const entry = this.objects.get(objectId) ?? this.objects.declare(objectId, jobId);
     if (entry.state !== "pending") return;
     this.wake(this.objects.ready(entry, value, value.length, undefined));
+    this.deleteIfUnneeded(entry);
   }
 
   private objectAdded(nodeId: string, objectId: string, size: number): void {
@@ -535,13 +583,21 @@ export class HeadMachine {
     }
     if (entry.state === "failed") return;
     this.wake(this.objects.ready(entry, undefined, size, nodeId));
+    this.deleteIfUnneeded(entry);
   }
 
   private release(jobId: string, objectId: string): void {
     const entry = this.objects.get(objectId);
     if (entry === undefined || entry.jobId !== jobId) return;
     entry.released = true;
-    if (entry.state !== "pending" && entry.waiters.length === 0) this.deleteObject(entry);
+    this.deleteIfUnneeded(entry);
+  }
+
+  /** Deletes an object its owner released, once it is settled and no unfinished task reads it. */
+  private deleteIfUnneeded(entry: ObjectEntry): void {
+    if (entry.released && entry.state !== "pending" && entry.dependants === 0 && this.objects.get(entry.objectId) === entry) {
+      this.deleteObject(entry);
+    }
   }
 
   private deleteObject(entry: ObjectEntry): void {
@@ -601,4 +657,18 @@ function cancelledError(task: TaskRecord): ErrorInfo {
 export const defaultHeadConfig: HeadConfig = {
   nodeTimeoutMs: limits.nodeTimeoutMs,
   tasksOutstandingPerCpu: limits.tasksOutstandingPerCpu,
+  nodeBacklogTargetMs: limits.nodeBacklogTargetMs,
+  tasksOutstandingPerCpuMin: limits.tasksOutstandingPerCpuMin,
+  tasksOutstandingPerCpuMax: limits.tasksOutstandingPerCpuMax,
 };
+
+/** A config whose per-node bound never adapts (scenarios and models reason about a fixed bound). */
+export function fixedBoundConfig(nodeTimeoutMs: number, tasksOutstandingPerCpu: number): HeadConfig {
+  return {
+    nodeTimeoutMs,
+    tasksOutstandingPerCpu,
+    nodeBacklogTargetMs: limits.nodeBacklogTargetMs,
+    tasksOutstandingPerCpuMin: tasksOutstandingPerCpu,
+    tasksOutstandingPerCpuMax: tasksOutstandingPerCpu,
+  };
+}

@@ -16,7 +16,9 @@ export interface ObjectEntry {
   /** Callbacks' targets: task ids waiting for this object to be ready. */
   waiters: string[];
   error: ErrorInfo | undefined;
-  /** The owner no longer holds a reference; delete once nothing waits for it. */
+  /** Unfinished tasks that take this object as an argument: it is kept while any remains. */
+  dependants: number;
+  /** The owner no longer holds a reference; delete once no unfinished task reads it. */
   released: boolean;
 }
 
@@ -47,6 +49,7 @@ export class ObjectDirectory {
       locations: [],
       waiters: [],
       error: undefined,
+      dependants: 0,
       released: false,
     };
     this.entries.set(objectId, entry);

@@ -7,6 +7,8 @@ import { ProtocolError } from "../core/errors.js";
 
 export class CodeCache {
   private readonly inFlight = new Map<string, Promise<string>>();
+  /** Bundles known to be on disk: asked for on every task, so no filesystem call on the hot path. */
+  private readonly present = new Map<string, Promise<string>>();
 
   constructor(
     private readonly directory: string,
@@ -17,9 +19,11 @@ export class CodeCache {
 
   /** The path of the bundle's file, fetching it first if this machine has not seen it. */
   pathOf(bundleId: string): Promise<string> {
+    const known = this.present.get(bundleId);
+    if (known !== undefined) return known;
     if (!/^[0-9a-f]{64}$/.test(bundleId)) return Promise.reject(new ProtocolError(`bad bundle id ${bundleId}`));
     const path = join(this.directory, `${bundleId}.mjs`);
-    if (existsSync(path)) return Promise.resolve(path);
+    if (existsSync(path)) return this.remember(bundleId, path);
     let pending = this.inFlight.get(bundleId);
     if (pending === undefined) {
       pending = this.download(bundleId, path).finally(() => this.inFlight.delete(bundleId));
@@ -36,6 +40,13 @@ export class CodeCache {
     const temporary = `${path}.${process.pid}.tmp`;
     writeFileSync(temporary, code, { mode: 0o600 });
     renameSync(temporary, path);
+    void this.remember(bundleId, path);
     return path;
+  }
+
+  private remember(bundleId: string, path: string): Promise<string> {
+    const resolved = Promise.resolve(path);
+    this.present.set(bundleId, resolved);
+    return resolved;
   }
 }

@@ -48,6 +48,8 @@ export class NodeRuntime {
   /** Tasks assigned and not yet reported, by task id: the attempt the head expects. */
   private readonly assigned = new Map<string, Assignment>();
   private pendingResults: TaskResult[] = [];
+  /** Moving average of task run time on this node; decides whether tasks are pipelined into workers. */
+  private runMsAverage: number | undefined;
   private resultsFlushScheduled = false;
   private stopping = false;
   private reconnectDelayMs: number = limits.reconnectDelayMs;
@@ -219,7 +221,6 @@ export class NodeRuntime {
 
   /** Fetches code and dependencies, then queues the task for a worker. */
   private async prepare(assignment: Assignment): Promise<void> {
-    this.options.log.debug({ taskId: assignment.taskId, attempt: assignment.attempt }, "task assigned");
     this.assigned.set(assignment.taskId, assignment);
     try {
       const bundlePath = await this.codeCache.pathOf(assignment.bundleId);
@@ -255,15 +256,20 @@ export class NodeRuntime {
     return this.peers.fetch(objectId, locations.map((location) => location.address));
   }
 
-  /** Hands queued tasks to idle workers; tiny default-demand tasks go several at a time. */
+  /**
+   * Hands queued tasks to workers. Tiny tasks are pipelined (a worker holds several, so it never waits
+   * for the next IPC round trip); longer ones go only to idle workers, so no task waits behind another
+   * while a worker is free.
+   */
   private pump(): void {
     const pool = this.pool;
     if (pool === undefined) return;
-    while (this.localQueue.length > 0 && pool.idleCount() > 0) {
-      const perWorker = Math.ceil(this.localQueue.length / pool.size);
-      const batchSize = Math.min(limits.workerPipelineMax, Math.max(1, perWorker));
-      const batch = this.localQueue.splice(0, batchSize);
-      this.options.log.debug({ tasks: batch.map((local) => local.assignment.taskId) }, "dispatching to a worker");
+    const depth = (this.runMsAverage ?? Infinity) < limits.workerPipelineRunMsMax ? limits.workerPipelineMax : 1;
+    while (this.localQueue.length > 0) {
+      const room = pool.roomInLeastBusy(depth);
+      if (room === 0) return;
+      const share = Math.ceil(this.localQueue.length / pool.size);
+      const batch = this.localQueue.splice(0, Math.min(room, share));
       if (!pool.dispatch(batch.map((local) => local.pooled))) {
         this.localQueue.unshift(...batch);
         return;
@@ -297,8 +303,11 @@ export class NodeRuntime {
   }
 
   private onOutcomes(outcomes: PoolOutcome[]): void {
-    this.options.log.debug({ outcomes: outcomes.map((outcome) => outcome.kind === "finished" ? outcome.outcome.taskId : outcome.task.taskId) }, "outcomes");
     for (const outcome of outcomes) {
+      if (outcome.kind === "finished") {
+        const runMs = outcome.outcome.runMs;
+        this.runMsAverage = this.runMsAverage === undefined ? runMs : this.runMsAverage * 0.9 + runMs * 0.1;
+      }
       const taskId = outcome.kind === "finished" ? outcome.outcome.taskId : outcome.task.taskId;
       const assignment = this.assigned.get(taskId);
       if (assignment === undefined) continue;

@@ -36,7 +36,7 @@ export interface WorkerPoolOptions {
   entry: string;
   log: Logger;
   onOutcomes(outcomes: PoolOutcome[]): void;
-  /** A worker became idle (or was restarted): the node may hand out more work. */
+  /** A worker finished tasks (or was restarted): the node may hand out more work. */
   onIdle(): void;
   /** Tasks that were queued behind a task whose worker died: they never started. */
   onRequeue(tasks: PooledTask[]): void;
@@ -68,13 +68,6 @@ export class WorkerPool {
     return this.slots.length;
   }
 
-  /** Workers that are up and have nothing to do. */
-  idleCount(): number {
-    let count = 0;
-    for (const slot of this.slots) if (slot.ready && slot.inFlight.length === 0) count += 1;
-    return count;
-  }
-
   runningCount(): number {
     let count = 0;
     for (const slot of this.slots) count += slot.inFlight.length;
@@ -85,15 +78,33 @@ export class WorkerPool {
     return this.slots.flatMap((slot) => (slot.pid === undefined ? [] : [slot.pid]));
   }
 
-  /** Hands tasks to one idle worker, which runs them in order. Returns false if none is idle. */
+  /** Room in the least busy worker that is up, counting at most `depth` tasks queued per worker. */
+  roomInLeastBusy(depth: number): number {
+    const slot = this.leastBusy();
+    return slot === undefined ? 0 : Math.max(0, depth - slot.inFlight.length);
+  }
+
+  /**
+   * Hands tasks to the least busy worker that is up; it runs them in order after any it already has.
+   * Returns false if no worker is up.
+   */
   dispatch(tasks: PooledTask[]): boolean {
-    const slot = this.slots.find((candidate) => candidate.ready && candidate.inFlight.length === 0);
+    const slot = this.leastBusy();
     if (slot === undefined || slot.child === undefined) return false;
-    slot.inFlight = tasks;
-    this.armTimer(slot);
+    const wasIdle = slot.inFlight.length === 0;
+    slot.inFlight.push(...tasks);
+    if (wasIdle) this.armTimer(slot);
     const message: ToWorker = { type: "run", tasks: tasks.map((pooled) => pooled.task) };
     slot.child.send(message);
     return true;
+  }
+
+  private leastBusy(): WorkerSlot | undefined {
+    let best: WorkerSlot | undefined;
+    for (const slot of this.slots) {
+      if (slot.ready && (best === undefined || slot.inFlight.length < best.inFlight.length)) best = slot;
+    }
+    return best;
   }
 
   /** Stops a task: a running one by killing its worker, a queued one in a worker's pipeline is dropped. */
@@ -161,9 +172,9 @@ export class WorkerPool {
       slot.inFlight.shift();
       outcomes.push({ kind: "finished", outcome });
     }
-    this.armTimer(slot);
+    if (outcomes.length > 0) this.armTimer(slot);
     this.options.onOutcomes(outcomes);
-    if (slot.inFlight.length === 0) this.options.onIdle();
+    this.options.onIdle();
   }
 
   private exited(slot: WorkerSlot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {

@@ -12,7 +12,7 @@ const gib = 1024 * 1024 * 1024;
 function node(nodeId: string, fields: Partial<NodeView> = {}): NodeView {
   return {
     nodeId,
-    alive: true,
+    state: "alive",
     resources: { cpus: 4, memory: 8 * gib },
     labels: {},
     reserved: {},
@@ -122,7 +122,7 @@ describe("place: labels", () => {
   });
 
   test("a dead node with the labels does not count", () => {
-    const withDead = [...nodes, node("ap-1", { alive: false, labels: { zone: "ap" } })];
+    const withDead = [...nodes, node("ap-1", { state: "dead", labels: { zone: "ap" } })];
     assert.match(reasonOf(place({ cpus: 1 }, { zone: "ap" }, withDead, noRandom)), /needs labels zone=ap/);
   });
 });
@@ -168,17 +168,17 @@ describe("place: reservation", () => {
 describe("place: wait or infeasible", () => {
   test("no node at all, or only dead nodes: wait, since nodes may still join", () => {
     assert.deepEqual(place({ cpus: 1 }, undefined, [], noRandom), { kind: "wait" });
-    const dead = [node("n-1", { alive: false }), node("n-2", { alive: false, resources: { gpu: 8 } })];
+    const dead = [node("n-1", { state: "dead" }), node("n-2", { state: "dead", resources: { gpu: 8 } })];
     assert.deepEqual(place({ gpu: 100 }, { zone: "nowhere" }, dead, noRandom), { kind: "wait" });
   });
 
   test("dead nodes never receive work, however idle", () => {
-    const nodes = [node("dead", { alive: false }), node("alive", { tasksOutstanding: 50 })];
+    const nodes = [node("dead", { state: "dead" }), node("alive", { tasksOutstanding: 50 })];
     assert.equal(placedOn(place({ cpus: 1 }, undefined, nodes, noRandom)), "alive");
   });
 
   test("a dead node big enough does not make the task feasible", () => {
-    const nodes = [node("dead", { alive: false, resources: { cpus: 4, gpu: 2 } }), node("small")];
+    const nodes = [node("dead", { state: "dead", resources: { cpus: 4, gpu: 2 } }), node("small")];
     assert.equal(reasonOf(place({ gpu: 2 }, undefined, nodes, noRandom)), "needs 2 gpu but the largest alive node has 0 gpu");
   });
 
@@ -238,11 +238,12 @@ const resourceNames = ["cpus", "memory", "gpu", "licence"] as const;
 function referencePlace(demand: Resources, labels: Labels | undefined, nodes: NodeView[], seed: number): Placement {
   const amount = (resources: Resources, name: string): number => resources[name] ?? 0;
   const demanded = Object.entries(demand).filter(([, want]) => want > 0);
-  const alive = nodes.filter((each) => each.alive);
-  const candidates = alive
+  const present = nodes.filter((each) => each.state !== "dead");
+  const candidates = present
     .filter((each) => Object.entries(labels ?? {}).every(([key, value]) => each.labels[key] === value))
     .filter((each) => demanded.every(([name, want]) => amount(each.resources, name) >= want));
   const ready = candidates
+    .filter((each) => each.state === "alive")
     .filter((each) => each.tasksOutstanding < each.tasksOutstandingMax)
     .filter((each) =>
       demanded.every(([name, want]) => name === "cpus" || amount(each.reserved, name) + want <= amount(each.resources, name)),
@@ -254,7 +255,7 @@ function referencePlace(demand: Resources, labels: Labels | undefined, nodes: No
     const chosen = tied.length === 1 ? tied[0] : tied[seededRandom(seed).int(tied.length)];
     return { kind: "placed", nodeId: (chosen as NodeView).nodeId };
   }
-  if (candidates.length > 0 || alive.length === 0) return { kind: "wait" };
+  if (candidates.length > 0 || !present.some((each) => each.state === "alive")) return { kind: "wait" };
   return { kind: "infeasible", reason: "(any)" };
 }
 
@@ -265,7 +266,7 @@ const resourcesArbitrary = fc.record(
 );
 const labelsArbitrary = fc.dictionary(fc.constantFrom("zone", "disk"), fc.constantFrom("a", "b"), { maxKeys: 2 });
 const nodeArbitrary = fc.record({
-  alive: fc.boolean(),
+  state: fc.constantFrom("alive" as const, "suspect" as const, "dead" as const),
   resources: resourcesArbitrary,
   labels: labelsArbitrary,
   reserved: resourcesArbitrary,
@@ -310,5 +311,14 @@ describe("place: property", () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe("suspect nodes", () => {
+  test("get no work, but still make a task they could run wait rather than fail", () => {
+    const suspect = { ...node("gpu-box", { resources: { cpus: 2, gpu: 1 } }), state: "suspect" as const };
+    const plain = node("plain", { resources: { cpus: 2 } });
+    assert.deepEqual(place({ cpus: 1, gpu: 1 }, undefined, [suspect, plain], noRandom), { kind: "wait" });
+    assert.equal(placedOn(place({ cpus: 1 }, undefined, [suspect, plain], noRandom)), "plain");
   });
 });

@@ -7,8 +7,11 @@ import { describeShortfall, fits, formatAmount, labelsMatch, type Labels, type R
 /** What placement needs to know about one node; the head derives it from its `NodeRecord`. */
 export interface NodeView {
   nodeId: string;
-  /** Only alive nodes receive work. */
-  alive: boolean;
+  /**
+   * Only alive nodes receive work. A suspect node (connection lost, may come back) receives none but
+   * still counts when deciding whether a task could ever run; dead nodes count for nothing.
+   */
+  state: "alive" | "suspect" | "dead";
   /** Total capacity, e.g. `{ cpus: 4, memory: 8e9, gpu: 1 }`. */
   resources: Resources;
   labels: Labels;
@@ -23,7 +26,7 @@ export interface NodeView {
 export type Placement =
   /** Send the task to this node. */
   | { kind: "placed"; nodeId: string }
-  /** Some alive node could run it, just not now; or no node is alive yet (nodes may still join). */
+  /** Some node could run it, just not now; or no node is alive (nodes may still join or come back). */
   | { kind: "wait" }
   /** Alive nodes exist but none can ever run it; `reason` says what is missing, for the user. */
   | { kind: "infeasible"; reason: string };
@@ -49,14 +52,14 @@ export function place(
   let candidateCount = 0;
   let loadMin = Infinity;
   for (const node of nodes) {
-    if (!node.alive) continue;
-    aliveCount += 1;
+    if (node.state === "dead") continue;
+    if (node.state === "alive") aliveCount += 1;
     if (!isCandidate(node, demand, labels)) {
       misfits.push(node);
       continue;
     }
     candidateCount += 1;
-    if (!canTakeNow(node, demand)) continue;
+    if (node.state !== "alive" || !canTakeNow(node, demand)) continue;
     const load = loadOf(node);
     if (load < loadMin) {
       loadMin = load;
