@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { TaskError } from "../../src/client/index.js";
-import { add, digest, exitWorker, fail, makeBuffer, nodePid, overflowStack, square, sum } from "./fixtures/tasks.js";
+import { add, digest, exitWorker, fail, makeBuffer, nodePid, overflowStack, parseFlags, square, sum } from "./fixtures/tasks.js";
 import { startTestCluster, type TestCluster } from "./helpers.js";
 
 describe("a head and two nodes on loopback", () => {
@@ -57,6 +57,11 @@ describe("a head and two nodes on loopback", () => {
     const remote = await client.get(client.submit(digest, ref));
     assert.equal(remote.sha256, createHash("sha256").update(original).digest("hex"));
     assert.ok(Buffer.from(await client.get(ref)).equals(original));
+  });
+
+  test("task code that imports an npm package ships with its bundle", async () => {
+    const options = await cluster.client.get(cluster.client.submit(parseFlags, ["--size", "3", "--name", "shoal"]));
+    assert.deepEqual(options, { size: "3", name: "shoal" });
   });
 
   test("an exception in a task arrives as a TaskError with the remote stack", async () => {
