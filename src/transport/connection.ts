@@ -125,6 +125,16 @@ export class Connection {
     this.enqueue(message);
   }
 
+  /**
+   * Sends a bulk message (an object part) now, after anything queued before it, so the socket's own
+   * buffer shows the backlog and `drained()` can hold the sender back; batching would hide it.
+   */
+  sendNow(message: OneWay): void {
+    if (this.state !== "open") return;
+    this.outbox.push(message);
+    this.flush();
+  }
+
   request<K extends RequestKind>(kind: K, body: RequestBody<K>, timeoutMs = 0): Promise<ReplyBody<K>> {
     if (this.state !== "open") {
       return Promise.reject(this.closeReason ?? new ConnectionClosedError(`connection to ${this.remote} is not open`));

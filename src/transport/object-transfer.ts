@@ -12,7 +12,7 @@ export async function sendParts(connection: Connection, xfer: number, data: Uint
   for (let offset = 0; offset < data.length || offset === 0; offset += limits.objectPartBytes) {
     await connection.drained();
     const part = data.subarray(offset, offset + limits.objectPartBytes);
-    connection.send({ kind: "object_part", xfer, size: data.length, offset, data: part });
+    connection.sendNow({ kind: "object_part", xfer, size: data.length, offset, data: part });
     if (data.length === 0) break;
   }
 }
