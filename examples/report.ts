@@ -63,7 +63,7 @@ export function tasksPerNode(before: ClusterStatus, after: ClusterStatus): strin
     .map((node) => ({ nodeId: node.nodeId, tasks: node.tasksDone - (doneBefore.get(node.nodeId) ?? 0) }))
     .filter((node) => node.tasks > 0)
     .sort((a, b) => b.tasks - a.tasks)
-    .map((node) => `${node.nodeId}: ${node.tasks} task${node.tasks === 1 ? "" : "s"}`);
+    .map((node) => `${node.nodeId}: ${plural(node.tasks, "task")}`);
   return parts.length === 0 ? "no tasks finished" : parts.join(", ");
 }
 
@@ -77,4 +77,9 @@ export async function withNodeSummary<T>(cluster: Cluster, body: () => Promise<T
   const before = await cluster.status();
   const value = await body();
   return { value, nodes: tasksPerNode(before, await cluster.status()) };
+}
+
+/** "1 task", "2 tasks", "1,024 files". */
+export function plural(count: number, noun: string): string {
+  return `${count.toLocaleString("en-US")} ${noun}${count === 1 ? "" : "s"}`;
 }

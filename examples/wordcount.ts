@@ -16,7 +16,7 @@ import { promisify } from "node:util";
 import { gunzip } from "node:zlib";
 import { connect, type ObjectRef } from "shoal";
 import { countWords } from "./wordcount-tasks.js";
-import { clusterCpus, progress, tasksPerNode } from "./report.js";
+import { clusterCpus, plural, progress, tasksPerNode } from "./report.js";
 
 const defaultDirectories = ["/usr/share/common-licenses", "/usr/share/doc"];
 const topWordsShown = 20;
@@ -42,7 +42,7 @@ interface Listing {
   problems: string[];
 }
 
-type FileText = { kind: "text"; text: string; bytes: number } | { kind: "skipped"; reason: string };
+type FileText = { kind: "text"; text: string; bytes: number } | { kind: "binary" } | { kind: "skipped"; reason: string };
 
 const usage = "usage: shoal run examples/wordcount.ts [directory]";
 
@@ -57,8 +57,8 @@ try {
   const totalBytes = listing.files.reduce((sum, file) => sum + file.size, 0);
   const chunks = chunkFiles(listing.files, Math.min(chunkBytesMax, Math.max(chunkBytesMin, Math.ceil(totalBytes / (cpus * 4)))));
   process.stdout.write(
-    `counting words in ${listing.files.length} files (${formatBytes(totalBytes)} on disk) under ${directory}, ` +
-      `${chunks.length} chunks on ${before.nodes.filter((node) => node.state === "alive").length} nodes\n`,
+    `counting words in ${plural(listing.files.length, "file")} (${formatBytes(totalBytes)} on disk) under ${directory}, ` +
+      `in ${plural(chunks.length, "chunk")} on ${plural(before.nodes.filter((node) => node.state === "alive").length, "node")}\n`,
   );
 
   const started = performance.now();
@@ -68,6 +68,7 @@ try {
   let filesDone = 0;
   let filesCounted = 0;
   let textBytes = 0;
+  let binaryFiles = 0;
   let tasks = 0;
   const bar = progress("wordcount", "files");
   bar.update(0, listing.files.length);
@@ -88,8 +89,9 @@ try {
       const texts: string[] = [];
       for (const file of chunk) {
         const read = await readText(file);
-        if (read.kind === "skipped") {
-          skipped.push(`${file.path}: ${read.reason}`);
+        if (read.kind !== "text") {
+          if (read.kind === "binary") binaryFiles += 1;
+          else skipped.push(`${file.path}: ${read.reason}`);
           filesDone += 1;
           continue;
         }
@@ -113,11 +115,12 @@ try {
   printTopWords(totals);
   const words = [...totals.values()].reduce((sum, n) => sum + n, 0);
   process.stdout.write(
-    `${words.toLocaleString("en-US")} words (${totals.size.toLocaleString("en-US")} distinct) in ${filesCounted} files, ` +
-      `${formatBytes(textBytes)} of text, ${tasks} tasks, ${seconds.toFixed(2)} s\n`,
+    `${plural(words, "word")} (${totals.size.toLocaleString("en-US")} distinct) in ${plural(filesCounted, "file")}, ` +
+      `${formatBytes(textBytes)} of text, ${plural(tasks, "task")}, ${seconds.toFixed(2)} s\n`,
   );
-  if (listing.duplicates > 0) process.stdout.write(`(${listing.duplicates} symlinks to files already counted were counted once)\n`);
-  if (skipped.length > 0) process.stdout.write(`skipped ${skipped.length}:${describeProblems(skipped)}\n`);
+  if (listing.duplicates > 0) process.stdout.write(`(${plural(listing.duplicates, "symlink")} to files already listed: counted once)\n`);
+  if (binaryFiles > 0) process.stdout.write(`(${plural(binaryFiles, "binary file")}, such as images and PDFs, left out)\n`);
+  if (skipped.length > 0) process.stdout.write(`could not read ${plural(skipped.length, "path")}:${describeProblems(skipped)}\n`);
   process.stdout.write(`tasks per node: ${tasksPerNode(before, await cluster.status())}\n`);
 } finally {
   await cluster.close();
@@ -207,7 +210,7 @@ async function readText(file: FileEntry): Promise<FileText> {
   } catch (error) {
     return { kind: "skipped", reason: reasonOf(error) };
   }
-  if (bytes.subarray(0, 8192).includes(0)) return { kind: "skipped", reason: "binary (not text)" };
+  if (bytes.subarray(0, 8192).includes(0)) return { kind: "binary" };
   return { kind: "text", text: bytes.toString("utf8"), bytes: bytes.length };
 }
 
