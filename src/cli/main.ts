@@ -19,7 +19,7 @@ program
   .description("run a head (--head) or a node joining a head (--address HOST:PORT) in the foreground")
   .option("--head", "start a head: the cluster's control plane")
   .option("--address <host:port>", "start a node that joins the head at this address (env SHOAL_ADDRESS)")
-  .option("--host <host>", "address to bind and advertise (default 127.0.0.1: loopback only)")
+  .option("--host <host>", "address to bind (default 127.0.0.1; a node joining a remote head: 0.0.0.0, advertising the address it reaches the head from)")
   .option("--port <port>", "head port (0 picks a free one)", port, 7340)
   .option("--data-dir <dir>", "where the head keeps its store and token, or the node its code cache")
   .option("--token <token>", "cluster token (env SHOAL_TOKEN); a head without one generates and stores one")
@@ -31,6 +31,7 @@ program
   .option("--data-port <port>", "node: port of its object server (0 picks a free one)", port, 0)
   .addOption(new Option("--heartbeat-interval-ms <ms>", "head: node heartbeat interval").argParser(positiveInteger("--heartbeat-interval-ms")).hideHelp())
   .addOption(new Option("--node-timeout-ms <ms>", "head: silence after which a node is dead").argParser(positiveInteger("--node-timeout-ms")).hideHelp())
+  .addOption(new Option("--exit-with-parent", "exit when standard input closes (used by local clusters)").hideHelp())
   .action(async (flags: StartFlags) => {
     const envAddress = flags.head === true ? undefined : envValue("SHOAL_ADDRESS");
     await startCommand({ ...flags, ...(flags.address === undefined && envAddress !== undefined && { address: envAddress }) });
@@ -61,7 +62,9 @@ program
   .option("--token <token>", "cluster token (env SHOAL_TOKEN)")
   .passThroughOptions()
   .action(async (script: string, args: string[], flags: { address?: string; token?: string }) => {
-    process.exitCode = await runCommand(script, args, flags);
+    // With an address but no token, find the token as status and stop do (env, `shoal up`, a local head).
+    const token = flags.address !== undefined ? (flags.token ?? clusterTarget(flags).token) : flags.token;
+    process.exitCode = await runCommand(script, args, { ...flags, ...(token !== undefined && { token }) });
   });
 
 program
@@ -71,7 +74,7 @@ program
   .option("--token <token>", "cluster token (env SHOAL_TOKEN)")
   .action(async (flags: { address?: string; token?: string }) => {
     const target = clusterTarget(flags);
-    const cluster = await connect({ address: target.address, ...(target.token !== undefined && { token: target.token }), jobName: "shoal stop" });
+    const cluster = await connect({ address: target.address, ...(target.token !== undefined && { token: target.token }), jobName: "shoal stop", admin: true });
     await cluster.shutdownCluster();
     await cluster.close();
     process.stdout.write(`asked the cluster at ${target.address} to stop\n`);

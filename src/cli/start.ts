@@ -21,6 +21,7 @@ export interface StartFlags {
   dataPort: number;
   heartbeatIntervalMs?: number;
   nodeTimeoutMs?: number;
+  exitWithParent?: boolean;
 }
 
 export async function startCommand(flags: StartFlags): Promise<void> {
@@ -56,7 +57,7 @@ async function startHeadCommand(flags: StartFlags): Promise<void> {
     void head.stop().then(() => process.exit(0));
   };
   head.onShutdownRequested = stop;
-  onSignals(stop);
+  onSignals(stop, flags.exitWithParent === true);
 }
 
 async function startNodeCommand(address: string, flags: StartFlags): Promise<void> {
@@ -71,9 +72,9 @@ async function startNodeCommand(address: string, flags: StartFlags): Promise<voi
   node = await startNode({
     headAddress: address,
     token,
-    host: flags.host ?? "127.0.0.1",
+    host: flags.host ?? defaultNodeHost(address),
     dataPort: flags.dataPort,
-    dataDir: flags.dataDir ?? join(shoalHome, `node-${process.pid}`),
+    dataDir: flags.dataDir ?? join(shoalHome, "node"),
     ...(flags.cpus !== undefined && { cpus: flags.cpus }),
     ...(flags.memory !== undefined && { memory: flags.memory }),
     ...(flags.workers !== undefined && { workers: flags.workers }),
@@ -84,10 +85,22 @@ async function startNodeCommand(address: string, flags: StartFlags): Promise<voi
   });
   process.stdout.write(`shoal node ${node.nodeId} joined ${address}; serving objects on ${node.dataAddress}\n`);
   process.stdout.write(`ready ${node.dataAddress} ${node.nodeId}\n`);
-  onSignals(stop);
+  onSignals(stop, flags.exitWithParent === true);
 }
 
-function onSignals(stop: () => void): void {
+/** Stops on Ctrl-C and SIGTERM, and, for processes a LocalCluster started, when their parent's pipe closes. */
+function onSignals(stop: () => void, exitWithParent: boolean): void {
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+  if (exitWithParent) {
+    process.stdin.on("data", () => {});
+    process.stdin.once("close", stop);
+  }
+}
+
+/** Nodes joining a head on loopback stay on loopback; joining a remote head, they serve objects on every interface. */
+function defaultNodeHost(headAddress: string): string {
+  const host = headAddress.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  const loopback = host === "localhost" || host === "::1" || host.startsWith("127.");
+  return loopback ? "127.0.0.1" : "0.0.0.0";
 }

@@ -7,11 +7,9 @@ import { formatDuration, renderTable } from "./table.js";
 
 export async function statusCommand(flags: { address?: string; token?: string; json?: boolean }): Promise<void> {
   const target = clusterTarget(flags);
-  const cluster = await connect({ address: target.address, ...(target.token !== undefined && { token: target.token }), jobName: "shoal status" });
+  const cluster = await connect({ address: target.address, ...(target.token !== undefined && { token: target.token }), jobName: "shoal status", admin: true });
   try {
     const status = await cluster.status();
-    // The status call itself registers a job; leave it out of what we show.
-    status.jobs = status.jobs.filter((job) => job.jobId !== cluster.jobId);
     process.stdout.write(flags.json === true ? `${JSON.stringify(status, null, 2)}\n` : `${renderStatus(status)}\n`);
   } finally {
     await cluster.close();

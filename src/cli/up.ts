@@ -16,11 +16,12 @@ export async function upCommand(flags: { nodes: number; port: number; cpus?: num
   say(`  export SHOAL_ADDRESS=${cluster.address} SHOAL_TOKEN=${cluster.token}`);
   say(`  shoal run examples/pi.ts           # a driver against it`);
   say(`press Ctrl-C to stop`);
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
+  const why = await new Promise<string>((resolve) => {
+    process.once("SIGINT", () => resolve("stopping the local cluster..."));
+    process.once("SIGTERM", () => resolve("stopping the local cluster..."));
+    void cluster.headExited().then(() => resolve("the head exited (shoal stop?); stopping the nodes..."));
   });
-  say("stopping the local cluster...");
+  say(why);
   rmSync(currentClusterFile, { force: true });
   await cluster.stop();
 }

@@ -162,7 +162,17 @@ export class Cluster {
 
   /** Stops a task: dropped if queued, its worker stopped if running. Its ref then rejects with task_cancelled. */
   cancel(ref: ObjectRef<unknown>): void {
-    if (this.owned.has(ref.id) && this.connection.isOpen) this.connection.send({ kind: "task_cancel", taskIds: [ref.id] });
+    const owned = this.owned.get(ref.id);
+    if (owned === undefined) return;
+    const unsent = this.outgoing.findIndex((entry) => entry.spec === owned.spec);
+    if (unsent >= 0) {
+      // Not at the head yet (still batching, or its bundle is uploading): it never leaves.
+      this.outgoing.splice(unsent, 1);
+      const spec = owned.spec;
+      this.settle({ status: "failed", taskId: spec.taskId, error: { code: "task_cancelled", message: `task ${spec.name}#${spec.taskId} was cancelled`, retryable: false, taskName: spec.name, taskId: spec.taskId } });
+      return;
+    }
+    if (this.connection.isOpen) this.connection.send({ kind: "task_cancel", taskIds: [ref.id] });
   }
 
   async status(): Promise<ClusterStatus> {

@@ -15,6 +15,8 @@ export interface ConnectOptions {
   token?: string;
   /** Shown in status and the dashboard; default the script's file name. */
   jobName?: string;
+  /** For tools that only look at or stop the cluster (status, stop): no job is started or recorded. */
+  admin?: boolean;
   /** Options for the embedded local cluster (when no address is given). */
   local?: LocalClusterOptions;
   log?: Logger;
@@ -60,6 +62,7 @@ async function connectTo(address: string, token: string, options: ConnectOptions
       owner: safeUser(),
       hostname: hostname(),
       pid: process.pid,
+      purpose: options.admin === true ? "admin" : "job",
     },
     30_000,
   );

@@ -96,6 +96,13 @@ export class LocalCluster {
     return node;
   }
 
+  /** Resolves when the head process exits (for instance after `shoal stop`). */
+  headExited(): Promise<void> {
+    const child = this.head.child;
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => child.once("exit", () => resolve()));
+  }
+
   /** Stops every process (SIGTERM, then SIGKILL after a grace period) and removes a temporary data directory. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -109,7 +116,9 @@ export class LocalCluster {
 async function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv, dataDir: string): Promise<LocalProcess> {
   const logPath = join(dataDir, `${name}.log`);
   const log = createWriteStream(logPath);
-  const child = spawn(process.execPath, [cliEntry, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  // stdin is a pipe the child watches: when this process dies, however it dies, the pipe closes and the
+  // child exits too (--exit-with-parent), so an embedded cluster never outlives its driver.
+  const child = spawn(process.execPath, [cliEntry, ...args, "--exit-with-parent"], { env, stdio: ["pipe", "pipe", "pipe"] });
   child.stderr?.pipe(log);
   return new Promise<LocalProcess>((resolve, reject) => {
     let output = "";

@@ -94,7 +94,7 @@ export class HeadRuntime {
 
   private accept(connection: Connection): void {
     // The first message must be a register request; until then nothing else is accepted.
-    let session: { kind: "node"; node: NodeSession } | { kind: "client"; client: ClientSession } | undefined;
+    let session: { kind: "node"; node: NodeSession } | { kind: "client"; client: ClientSession } | { kind: "admin" } | undefined;
     connection.setHandlers({
       onRequest: (request) => {
         if (session === undefined) {
@@ -102,6 +102,10 @@ export class HeadRuntime {
             const node = this.registerNode(connection, request);
             session = { kind: "node", node };
             return { nodeId: node.nodeId, heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? limits.heartbeatIntervalMs };
+          }
+          if (request.kind === "client_register" && connection.peerRole === "client" && request.purpose === "admin") {
+            session = { kind: "admin" };
+            return { jobId: "none", clientId: "admin", cpusTotal: this.machine.cpusAlive(), nodesAlive: this.machine.nodesAlive() };
           }
           if (request.kind === "client_register" && connection.peerRole === "client") {
             return this.registerClient(connection, request).then((client) => {
@@ -116,12 +120,15 @@ export class HeadRuntime {
           }
           throw new ProtocolError(`a ${connection.peerRole ?? "peer"} connection must first send its own register request, not ${request.kind}`);
         }
-        return session.kind === "node" ? this.nodeRequest(session.node, request) : this.clientRequest(session.client, request);
+        if (session.kind === "node") return this.nodeRequest(session.node, request);
+        if (session.kind === "client") return this.clientRequest(session.client, request);
+        return this.adminRequest(request);
       },
       onMessage: (message) => {
         if (session === undefined) throw new ProtocolError(`${message.kind} before registering`);
         if (session.kind === "node") this.nodeMessage(session.node, message);
-        else this.clientMessage(session.client, message);
+        else if (session.kind === "client") this.clientMessage(session.client, message);
+        else throw new ProtocolError(`an admin connection may not send ${message.kind}`);
       },
       onClose: () => {
         if (session?.kind === "node") this.nodeClosed(session.node);
@@ -272,6 +279,15 @@ export class HeadRuntime {
       default:
         return assertNever(request, "request");
     }
+  }
+
+  private adminRequest(request: Request): Promise<ClusterStatus> | object {
+    if (request.kind === "cluster_status") return this.status();
+    if (request.kind === "cluster_shutdown") {
+      setImmediate(() => this.onShutdownRequested());
+      return {};
+    }
+    throw new ProtocolError(`an admin connection may not request ${request.kind}`);
   }
 
   private async putBundle(bundleId: string, code: Uint8Array): Promise<object> {

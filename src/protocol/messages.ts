@@ -182,7 +182,8 @@ export const requestSchemas = {
     reply: object({ nodeId: id, heartbeatIntervalMs: uint }),
   },
   client_register: {
-    request: object({ jobName: str(256), owner: str(256), hostname: str(256), pid: uint }),
+    /** "admin" clients (status, stop) only look at or stop the cluster: they start no job. */
+    request: object({ jobName: str(256), owner: str(256), hostname: str(256), pid: uint, purpose: optional(literal("job", "admin")) }),
     reply: object({ jobId: id, clientId: id, cpusTotal: num, nodesAlive: uint }),
   },
   bundle_has: { request: object({ bundleId: id }), reply: object({ has: bool }) },

@@ -79,4 +79,7 @@ process.on("unhandledRejection", (reason) => {
   process.stderr.write(`shoal worker ${process.pid}: unhandled rejection in task code: ${describeThrown(reason).message}\n`);
 });
 
+// A worker lives only as long as its node: if the node dies (even by SIGKILL), the IPC channel closes.
+process.on("disconnect", () => process.exit(0));
+
 send({ type: "ready" });

@@ -22,12 +22,14 @@ export async function startTestCluster(options: LocalClusterOptions = {}): Promi
 }
 
 /** Polls until `condition` returns a truthy value, or fails after `timeoutMs` with `what`. */
-export async function waitFor<T>(what: string, condition: () => Promise<T> | T, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(what: string, condition: () => Promise<T> | T, timeoutMs = 10_000): Promise<Truthy<T>> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = await condition();
-    if (value) return value;
+    if (value) return value as Truthy<T>;
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+type Truthy<T> = Exclude<T, undefined | null | false | 0 | "">;
