@@ -2,7 +2,7 @@
 
 import { Command, Option } from "commander";
 import { connect } from "../client/index.js";
-import { clusterTarget, envValue, labelList, port, positiveInteger, positiveNumber, resourcesJson } from "./options.js";
+import { clusterTarget, envValue, labelList, upCluster, port, positiveInteger, positiveNumber, resourcesJson } from "./options.js";
 import { runCommand } from "./run.js";
 import { startCommand, type StartFlags } from "./start.js";
 import { statusCommand } from "./status.js";
@@ -63,8 +63,12 @@ program
   .passThroughOptions()
   .action(async (script: string, args: string[], flags: { address?: string; token?: string }) => {
     // With an address but no token, find the token as status and stop do (env, `shoal up`, a local head).
-    const token = flags.address !== undefined ? (flags.token ?? clusterTarget(flags).token) : flags.token;
-    process.exitCode = await runCommand(script, args, { ...flags, ...(token !== undefined && { token }) });
+    // With neither flag nor SHOAL_ADDRESS, a cluster from `shoal up` is used; else the driver embeds one.
+    const up = flags.address === undefined && envValue("SHOAL_ADDRESS") === undefined ? upCluster() : undefined;
+    if (up !== undefined) process.stderr.write(`shoal: running against the local cluster from \`shoal up\` at ${up.address}\n`);
+    const address = flags.address ?? up?.address;
+    const token = flags.token ?? up?.token ?? (address !== undefined ? clusterTarget({ address }).token : undefined);
+    process.exitCode = await runCommand(script, args, { ...(address !== undefined && { address }), ...(token !== undefined && { token }) });
   });
 
 program

@@ -71,6 +71,16 @@ export const defaultHeadDataDir = join(shoalHome, "head");
 /** Written by `shoal up` so status/stop find the local cluster without flags. */
 export const currentClusterFile = join(shoalHome, "current.json");
 
+/** The cluster `shoal up` is running on this machine, if any. */
+export function upCluster(): { address: string; token: string } | undefined {
+  try {
+    const current = JSON.parse(readFileSync(currentClusterFile, "utf8")) as { address?: unknown; token?: unknown };
+    return typeof current.address === "string" && typeof current.token === "string" ? { address: current.address, token: current.token } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Address and token for commands that talk to a running cluster: flags, then env, then `shoal up`'s file, then a local head's token file. */
 export function clusterTarget(flags: { address?: string; token?: string }): { address: string; token: string | undefined } {
   let current: { address?: string; token?: string } = {};
