@@ -172,12 +172,18 @@ test("arbitrary values round-trip (property)", () => {
   });
   fc.assert(
     fc.property(value, (input) => {
-      // -0 is the one known loss (see "numbers"); compare the rest exactly.
-      fc.pre(!containsNegativeZero(input));
+      // -0 is the one known loss (see "numbers"); compare the rest exactly. An invalid Date round-trips
+      // (next test) but as a Map key it defeats deepStrictEqual, which cannot match NaN times.
+      fc.pre(!containsNegativeZero(input) && !containsInvalidDateKey(input));
       assert.deepStrictEqual(roundTrip(input), input);
     }),
     { numRuns: 1_000 },
   );
+});
+
+test("an invalid Date round-trips as an invalid Date", () => {
+  const decoded = roundTrip(new Date(Number.NaN));
+  assert.ok(decoded instanceof Date && Number.isNaN(decoded.getTime()));
 });
 
 test("encoding the same shape twice still decodes in a fresh decoder (each encoding is self-describing)", async () => {
@@ -216,4 +222,17 @@ function containsNegativeZero(value: unknown, seen = new Set<unknown>()): boolea
   const items: unknown[] =
     value instanceof Map ? [...value.keys(), ...value.values()] : value instanceof Set ? [...value] : Object.values(value);
   return items.some((item) => containsNegativeZero(item, seen));
+}
+
+function containsInvalidDateKey(value: unknown, seen = new Set<unknown>()): boolean {
+  if (typeof value !== "object" || value === null || seen.has(value)) return false;
+  seen.add(value);
+  if (value instanceof Map) {
+    for (const [key, entry] of value) {
+      if ((key instanceof Date && Number.isNaN(key.getTime())) || containsInvalidDateKey(key, seen) || containsInvalidDateKey(entry, seen)) return true;
+    }
+    return false;
+  }
+  if (value instanceof Set) return [...value].some((entry) => containsInvalidDateKey(entry, seen));
+  return Object.values(value).some((entry) => containsInvalidDateKey(entry, seen));
 }
