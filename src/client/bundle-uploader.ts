@@ -1,6 +1,6 @@
 // Builds each task module's bundle once and makes sure the head has it before tasks that need it are sent.
 
-import type { Connection } from "../transport/connection.js";
+import type { HeadSession } from "./head-session.js";
 import { bundleModule } from "./bundler.js";
 
 export type BundleHandle =
@@ -12,7 +12,7 @@ export class BundleUploader {
   private readonly handles = new Map<string, BundleHandle>();
 
   constructor(
-    private readonly connection: Connection,
+    private readonly head: Pick<HeadSession, "request">,
     /** Called whenever a bundle becomes ready or fails, so waiting tasks can move. */
     private readonly onSettled: () => void,
   ) {}
@@ -30,8 +30,8 @@ export class BundleUploader {
   private async buildAndUpload(modulePath: string): Promise<void> {
     try {
       const bundle = await bundleModule(modulePath);
-      const { has } = await this.connection.request("bundle_has", { bundleId: bundle.bundleId });
-      if (!has) await this.connection.request("bundle_put", { bundleId: bundle.bundleId, code: bundle.code });
+      const { has } = await this.head.request("bundle_has", { bundleId: bundle.bundleId });
+      if (!has) await this.head.request("bundle_put", { bundleId: bundle.bundleId, code: bundle.code });
       this.handles.set(modulePath, { modulePath, state: "ready", bundleId: bundle.bundleId });
     } catch (error) {
       this.handles.set(modulePath, { modulePath, state: "failed", error: error as Error });

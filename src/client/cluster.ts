@@ -6,12 +6,13 @@ import { hexId, IdMinter } from "../core/ids.js";
 import { limits } from "../core/limits.js";
 import type { Logger } from "../core/logger.js";
 import type { Resources } from "../core/resources.js";
-import type { ClientResult, ClusterStatus, ObjectLocation, TaskSpec } from "../protocol/messages.js";
+import type { ClientResult, ClusterStatus, OneWay, TaskSpec } from "../protocol/messages.js";
 import { decodeValue, encodeValue } from "../protocol/values.js";
-import type { Connection } from "../transport/connection.js";
 import { PeerLinks } from "../transport/object-transfer.js";
 import { BundleUploader } from "./bundle-uploader.js";
+import type { HeadSession } from "./head-session.js";
 import { ObjectRef } from "./object-ref.js";
+import { ObjectTable, type ObjectSlot } from "./object-table.js";
 import type { Task, TaskOptions } from "./task.js";
 
 /** An argument may be the value itself or a ref to it (a dependency the cluster resolves first). */
@@ -30,11 +31,6 @@ export interface WaitOptions {
   timeoutMs?: number;
 }
 
-type ObjectSlot =
-  | { state: "pending"; waiters: Array<() => void> }
-  | { state: "ready"; inline: Uint8Array | undefined; location: ObjectLocation | undefined }
-  | { state: "failed"; error: ErrorInfo };
-
 interface OwnedTask {
   spec: TaskSpec;
   /** Refs this task reads, held so they are not released while it may still need them. */
@@ -42,10 +38,7 @@ interface OwnedTask {
 }
 
 export interface ClusterInit {
-  connection: Connection;
-  jobId: string;
-  clientId: string;
-  cpusTotal: number;
+  session: HeadSession;
   token: string;
   log: Logger;
   onClose?: () => Promise<void>;
@@ -53,9 +46,14 @@ export interface ClusterInit {
 
 export class Cluster {
   readonly jobId: string;
-  private readonly connection: Connection;
-  private readonly objects = new Map<string, ObjectSlot>();
+  private readonly session: HeadSession;
+  private readonly table = new ObjectTable();
+  /** Unfinished tasks, in submission order: the client owns them until their results arrive. */
   private readonly owned = new Map<string, OwnedTask>();
+  /** Finished tasks whose result lives on a node: kept while their ref lives, to rebuild a lost result. */
+  private readonly lineage = new Map<string, OwnedTask>();
+  /** Large puts not yet stored on a node: kept until they are, to push again after a fault. */
+  private readonly pendingPuts = new Map<string, Uint8Array>();
   private readonly ids: IdMinter;
   private readonly bundles: BundleUploader;
   private readonly peers: PeerLinks;
@@ -69,22 +67,18 @@ export class Cluster {
   private readonly onClose: (() => Promise<void>) | undefined;
 
   constructor(init: ClusterInit) {
-    this.connection = init.connection;
-    this.jobId = init.jobId;
-    this.cpusTotal = init.cpusTotal;
+    this.session = init.session;
+    const job = init.session.job;
+    this.jobId = job.jobId;
+    this.cpusTotal = job.cpusTotal;
     this.onClose = init.onClose;
-    this.ids = new IdMinter(`${init.clientId}-${hexId(randomBytes(2))}.`);
-    this.bundles = new BundleUploader(init.connection, () => this.scheduleFlush());
+    this.ids = new IdMinter(`${job.clientId}-${hexId(randomBytes(2))}.`);
+    this.bundles = new BundleUploader(init.session, () => this.scheduleFlush());
     this.peers = new PeerLinks(init.token, "client", init.log);
-    init.connection.setHandlers({
-      onMessage: (message) => {
-        if (message.kind === "client_results") for (const result of message.results) this.settle(result);
-        else throw new ShoalError("protocol", `the head sent a client ${message.kind}`, false);
-      },
-      onRequest: (request) => {
-        throw new ShoalError("protocol", `the head may not request ${request.kind} of a client`, false);
-      },
-      onClose: (reason) => this.lost(reason ?? new ConnectionClosedError("connection to the head closed")),
+    init.session.attach({
+      onMessage: (message) => this.fromHead(message),
+      onResumed: () => this.resume(),
+      onLost: (reason) => this.lost(reason),
     });
   }
 
@@ -147,7 +141,7 @@ export class Cluster {
   async wait<T>(refs: ObjectRef<T>[], options: WaitOptions = {}): Promise<{ ready: ObjectRef<T>[]; pending: ObjectRef<T>[] }> {
     const numReturns = Math.min(options.numReturns ?? refs.length, refs.length);
     const split = () => {
-      const ready = refs.filter((ref) => this.objects.get(ref.id)?.state !== "pending");
+      const ready = refs.filter((ref) => this.table.get(ref.id)?.state !== "pending");
       return { ready, pending: refs.filter((ref) => !ready.includes(ref)) };
     };
     const deadline = options.timeoutMs === undefined ? undefined : performance.now() + options.timeoutMs;
@@ -156,7 +150,8 @@ export class Cluster {
       if (current.ready.length >= numReturns) return current;
       const remainingMs = deadline === undefined ? undefined : deadline - performance.now();
       if (remainingMs !== undefined && remainingMs <= 0) return current;
-      await this.anySettles(current.pending, remainingMs);
+      if (this.closed !== undefined) throw this.closed;
+      await this.table.anySettles(current.pending.map((ref) => ref.id), remainingMs);
     }
   }
 
@@ -172,12 +167,12 @@ export class Cluster {
       this.settle({ status: "failed", taskId: spec.taskId, error: { code: "task_cancelled", message: `task ${spec.name}#${spec.taskId} was cancelled`, retryable: false, taskName: spec.name, taskId: spec.taskId } });
       return;
     }
-    if (this.connection.isOpen) this.connection.send({ kind: "task_cancel", taskIds: [ref.id] });
+    this.session.send({ kind: "task_cancel", taskIds: [ref.id] });
   }
 
   async status(): Promise<ClusterStatus> {
     this.assertOpen();
-    const status = await this.connection.request("cluster_status", {}, 10_000);
+    const status = await this.session.request("cluster_status", {}, 10_000);
     this.cpusTotal = status.nodes.reduce((sum, node) => sum + (node.state === "alive" ? node.resources["cpus"] ?? 0 : 0), 0);
     return status;
   }
@@ -185,15 +180,16 @@ export class Cluster {
   /** Asks the head to stop the whole cluster (nodes and head). */
   async shutdownCluster(): Promise<void> {
     this.assertOpen();
-    await this.connection.request("cluster_shutdown", {}, 10_000);
+    await this.session.request("cluster_shutdown", {}, 10_000);
   }
 
   async close(): Promise<void> {
     if (this.closed === undefined) {
       this.flush();
       this.closed = new ConnectionClosedError("the cluster client is closed");
-      this.connection.close();
+      this.session.close();
       this.peers.closeAll();
+      this.table.wakeAll();
     }
     await this.onClose?.();
   }
@@ -252,26 +248,33 @@ export class Cluster {
     const objectId = this.ids.next();
     this.flush(); // keep order: earlier submissions reach the head before this object's declaration
     if (bytes.length <= limits.inlineObjectBytesMax) {
-      this.connection.send({ kind: "object_put_inline", objectId, value: bytes });
-      return this.trackRef(objectId, { state: "ready", inline: bytes, location: undefined });
+      // Sent now; if the head is away, the reclaim after reconnecting carries it.
+      this.session.send({ kind: "object_put_inline", objectId, value: bytes });
+      return this.trackRef(objectId, { state: "ready", inline: bytes, location: undefined, size: bytes.length });
     }
-    const slot: ObjectSlot = { state: "pending", waiters: [] };
-    const ref = this.trackRef(objectId, slot);
-    void this.pushLarge(objectId, bytes);
+    const ref = this.trackRef(objectId, { state: "pending", waiters: [] });
+    this.pendingPuts.set(objectId, bytes);
+    void this.pushLarge(objectId);
     return ref;
   }
 
-  private async pushLarge(objectId: string, bytes: Uint8Array): Promise<void> {
+  /** Stores a large put on up to `putReplicas` nodes, straight from this client (never through the head). */
+  private async pushLarge(objectId: string): Promise<void> {
+    const bytes = this.pendingPuts.get(objectId);
+    if (bytes === undefined) return;
     try {
-      const target = await this.connection.request("object_put_target", { objectId, size: bytes.length });
-      await this.peers.push(target.address, objectId, bytes);
-      this.resolveSlot(objectId, { state: "ready", inline: undefined, location: target });
+      const { targets } = await this.session.request("object_put_target", { objectId, size: bytes.length, replicas: limits.putReplicas });
+      const stored = await Promise.allSettled(targets.map((target) => this.peers.push(target.address, objectId, bytes)));
+      const first = targets.find((_, index) => stored[index]?.status === "fulfilled");
+      if (first === undefined) throw (stored[0] as PromiseRejectedResult | undefined)?.reason ?? new ShoalError("capacity", "no target node", true);
+      this.pendingPuts.delete(objectId);
+      this.table.resolve(objectId, { state: "ready", inline: undefined, location: first, size: bytes.length });
     } catch (error) {
+      if (error instanceof ConnectionClosedError && this.closed === undefined) return; // pushed again on resume
+      this.pendingPuts.delete(objectId);
       const failure = error as ShoalError;
-      this.resolveSlot(objectId, {
-        state: "failed",
-        error: { code: failure.code ?? "internal", message: `put of ${bytes.length} bytes failed: ${failure.message}`, retryable: false },
-      });
+      const info: ErrorInfo = { code: failure.code ?? "internal", message: `put of ${bytes.length} bytes failed: ${failure.message}`, retryable: false };
+      this.table.resolve(objectId, { state: "failed", error: info });
     }
   }
 
@@ -284,10 +287,11 @@ export class Cluster {
   /**
    * Sends every spec whose bundle is at the head, stopping at the first that is still building (so
    * tasks reach the head in submission order and a dependency is always known before its dependant).
-   * Specs whose bundle failed are failed here with the reason.
+   * Specs whose bundle failed are failed here with the reason. While the head is away, nothing leaves.
    */
   private flush(): void {
     this.flushScheduled = false;
+    if (!this.session.isConnected) return;
     const tasks: TaskSpec[] = [];
     let sent = 0;
     for (; sent < this.outgoing.length; sent++) {
@@ -304,77 +308,111 @@ export class Cluster {
       tasks.push(entry.spec);
     }
     if (sent > 0) this.outgoing = this.outgoing.slice(sent);
-    if (tasks.length > 0) this.connection.send({ kind: "tasks_submit", tasks });
+    if (tasks.length > 0) this.session.send({ kind: "tasks_submit", tasks });
     if (this.releaseQueue.length > 0) {
-      this.connection.send({ kind: "objects_release", objectIds: this.releaseQueue });
+      this.session.send({ kind: "objects_release", objectIds: this.releaseQueue });
       this.releaseQueue = [];
     }
   }
 
-  // ---- results ----
+  // ---- from the head ----
 
-  private settle(result: ClientResult): void {
-    if (!this.owned.delete(result.taskId)) return; // delivered once; a duplicate is ignored
-    if (result.status === "done") {
-      this.resolveSlot(result.taskId, { state: "ready", inline: result.inline, location: result.location });
-    } else {
-      this.resolveSlot(result.taskId, { state: "failed", error: result.error });
+  private fromHead(message: OneWay): void {
+    switch (message.kind) {
+      case "client_results":
+        for (const result of message.results) this.settle(result);
+        return;
+      case "objects_lost":
+        for (const objectId of message.objectIds) this.rebuild(objectId);
+        return;
+      default:
+        throw new ShoalError("protocol", `the head sent a client ${message.kind}`, false);
     }
   }
 
-  private resolveSlot(objectId: string, slot: ObjectSlot): void {
-    const previous = this.objects.get(objectId);
-    if (previous === undefined) return; // released meanwhile
-    this.objects.set(objectId, slot);
-    if (previous.state === "pending") for (const wake of previous.waiters) wake();
+  private settle(result: ClientResult): void {
+    const owned = this.owned.get(result.taskId);
+    if (owned === undefined) return; // delivered once; a duplicate is ignored
+    this.owned.delete(result.taskId);
+    if (result.status === "failed") {
+      this.table.resolve(result.taskId, { state: "failed", error: result.error });
+      return;
+    }
+    if (result.inline === undefined && this.table.get(result.taskId) !== undefined) this.lineage.set(result.taskId, owned);
+    this.table.resolve(result.taskId, { state: "ready", inline: result.inline, location: result.location, size: result.size });
   }
 
-  private async getOne<T>(ref: ObjectRef<T>): Promise<T> {
-    let slot = this.objects.get(ref.id);
+  /** Every copy of an object was lost: rerun the task that made it (lineage), push a put again, or give up. */
+  private rebuild(objectId: string): void {
+    const slot = this.table.get(objectId);
+    if (slot === undefined) return;
+    const origin = this.lineage.get(objectId);
+    if (origin !== undefined) {
+      this.lineage.delete(objectId);
+      this.owned.set(objectId, origin);
+      this.table.track(objectId, { state: "pending", waiters: slot.state === "pending" ? slot.waiters : [] });
+      this.session.send({ kind: "tasks_submit", tasks: [origin.spec] });
+      return;
+    }
+    if (this.pendingPuts.has(objectId) || this.owned.has(objectId)) return; // still being pushed, or still running
+    const reason = "it was put (or its lineage was dropped), and no copy is left";
+    this.session.send({ kind: "objects_unrecoverable", objectIds: [objectId], reason });
+    this.table.resolve(objectId, { state: "failed", error: { code: "dependency_failed", message: `object ${objectId} was lost: ${reason}`, retryable: false } });
+  }
+
+  /** Back on a (possibly restarted) head: tell it what we hold, then resend what it may not have. */
+  private resume(): void {
+    const objects = this.table.reclaimable();
+    if (objects.length > 0) this.session.send({ kind: "objects_reclaim", objects });
+    for (const objectId of this.pendingPuts.keys()) void this.pushLarge(objectId);
+    const unsent = new Set(this.outgoing.map((entry) => entry.spec));
+    const resend = [...this.owned.values()].map((task) => task.spec).filter((spec) => !unsent.has(spec));
+    if (resend.length > 0) this.session.send({ kind: "tasks_submit", tasks: resend });
+    this.flush();
+  }
+
+  private lost(reason: Error): void {
+    this.closed ??= reason;
+    this.table.wakeAll();
+  }
+
+  // ---- getting values ----
+
+  private async getOne<T>(ref: ObjectRef<T>, attempt = 0): Promise<T> {
+    let slot = this.table.get(ref.id);
     if (slot === undefined) throw new ShoalError("not_found", `${ref} is not known to this client (released, or from another client)`, false);
     if (slot.state === "pending") {
-      await this.settled(slot);
-      slot = this.objects.get(ref.id) as ObjectSlot;
+      if (this.closed !== undefined) throw this.closed;
+      await this.table.settled(slot);
+      slot = this.table.get(ref.id) as ObjectSlot;
     }
     if (slot.state === "failed") throw errorFromInfo(slot.error);
     if (slot.state === "pending") throw this.closed ?? new ConnectionClosedError("connection lost");
     if (slot.inline !== undefined) return decodeValue(slot.inline) as T;
     if (slot.location === undefined) throw new ShoalError("internal", `${ref} is ready but has neither value nor location`, false);
-    return decodeValue(await this.peers.fetch(ref.id, [slot.location.address])) as T;
-  }
-
-  private settled(slot: Extract<ObjectSlot, { state: "pending" }>): Promise<void> {
-    if (this.closed !== undefined) return Promise.reject(this.closed);
-    return new Promise((resolve) => slot.waiters.push(resolve));
-  }
-
-  private anySettles(refs: ObjectRef<unknown>[], timeoutMs: number | undefined): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.closed !== undefined) return reject(this.closed);
-      const timer = timeoutMs === undefined ? undefined : setTimeout(resolve, timeoutMs);
-      const wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      for (const ref of refs) {
-        const slot = this.objects.get(ref.id);
-        if (slot?.state === "pending") slot.waiters.push(wake);
-        else wake();
-      }
-    });
-  }
-
-  private lost(reason: Error): void {
-    this.closed ??= reason;
-    for (const slot of this.objects.values()) {
-      if (slot.state === "pending") for (const wake of slot.waiters) wake();
+    try {
+      return decodeValue(await this.peers.fetch(ref.id, [slot.location.address])) as T;
+    } catch (error) {
+      // Its node may have just died: once the head notices, the object is rebuilt (or failed); then try again.
+      if (attempt > 0 || !(await this.changes(ref.id, slot))) throw error;
+      return this.getOne(ref, attempt + 1);
     }
+  }
+
+  /** Waits (a bounded time) for an object's slot to be replaced, as happens when its node is found dead. */
+  private async changes(objectId: string, slot: ObjectSlot): Promise<boolean> {
+    const deadline = performance.now() + limits.nodeTimeoutMs * 4;
+    while (performance.now() < deadline && this.closed === undefined) {
+      if (this.table.get(objectId) !== slot) return true;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return false;
   }
 
   // ---- references ----
 
   private trackRef(objectId: string, slot: ObjectSlot): ObjectRef<unknown> {
-    this.objects.set(objectId, slot);
+    this.table.track(objectId, slot);
     const ref = new ObjectRef<unknown>(objectId);
     this.released.register(ref, objectId);
     return ref;
@@ -382,7 +420,9 @@ export class Cluster {
 
   /** The ref is gone (garbage collected, or a map chunk consumed): the cluster may free the object. */
   private release(objectId: string): void {
-    if (!this.objects.delete(objectId)) return;
+    if (!this.table.delete(objectId)) return;
+    this.lineage.delete(objectId);
+    this.pendingPuts.delete(objectId);
     if (this.closed !== undefined) return;
     this.releaseQueue.push(objectId);
     this.scheduleFlush();

@@ -1,15 +1,17 @@
 // connect(): a client for the cluster at SHOAL_ADDRESS (with SHOAL_TOKEN), or for an embedded local cluster.
 
-import { hostname, userInfo } from "node:os";
 import { basename } from "node:path";
-import { AuthError, ShoalError } from "../core/errors.js";
+import { AuthError } from "../core/errors.js";
 import { silentLogger, type Logger } from "../core/logger.js";
-import { dial, parseAddress } from "../transport/tcp.js";
 import { Cluster } from "./cluster.js";
+import { HeadSession } from "./head-session.js";
 import { LocalCluster, type LocalClusterOptions } from "./local-cluster.js";
 
 export interface ConnectOptions {
-  /** HOST:PORT of the head; default SHOAL_ADDRESS, else an embedded local cluster is started. */
+  /**
+   * HOST:PORT of the head, or several separated by commas (a leader and its standbys); default
+   * SHOAL_ADDRESS, else an embedded local cluster is started.
+   */
   address?: string;
   /** The cluster token; default SHOAL_TOKEN. */
   token?: string;
@@ -17,6 +19,8 @@ export interface ConnectOptions {
   jobName?: string;
   /** For tools that only look at or stop the cluster (status, stop): no job is started or recorded. */
   admin?: boolean;
+  /** How long to keep trying to reach a lost head before failing pending calls (default 60 s). */
+  reconnectMs?: number;
   /** Options for the embedded local cluster (when no address is given). */
   local?: LocalClusterOptions;
   log?: Logger;
@@ -44,47 +48,17 @@ async function connectLocal(options: ConnectOptions): Promise<Cluster> {
 
 async function connectTo(address: string, token: string, options: ConnectOptions, local: LocalCluster | undefined): Promise<Cluster> {
   const log = options.log ?? silentLogger;
-  const connection = await dial({ address: parseAddress(address, 7340), token, role: "client", log });
-  // Until the Cluster installs its own handlers, the head sends nothing but the register reply.
-  connection.setHandlers({
-    onMessage: (message) => {
-      throw new ShoalError("protocol", `unexpected ${message.kind} before registering`, false);
-    },
-    onRequest: (request) => {
-      throw new ShoalError("protocol", `unexpected ${request.kind} before registering`, false);
-    },
-    onClose: () => {},
-  });
-  const reply = await connection.request(
-    "client_register",
-    {
-      jobName: options.jobName ?? basename(process.argv[1] ?? "shoal-client"),
-      owner: safeUser(),
-      hostname: hostname(),
-      pid: process.pid,
-      purpose: options.admin === true ? "admin" : "job",
-    },
-    30_000,
-  );
-  return new Cluster({
-    connection,
-    jobId: reply.jobId,
-    clientId: reply.clientId,
-    cpusTotal: reply.cpusTotal,
+  const session = await HeadSession.open({
+    addresses: address.split(",").map((part) => part.trim()).filter((part) => part !== ""),
     token,
+    jobName: options.jobName ?? basename(process.argv[1] ?? "shoal-client"),
+    admin: options.admin === true,
     log,
-    ...(local !== undefined && { onClose: () => local.stop() }),
+    ...(options.reconnectMs !== undefined && { reconnectMs: options.reconnectMs }),
   });
+  return new Cluster({ session, token, log, ...(local !== undefined && { onClose: () => local.stop() }) });
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === "" ? undefined : value.trim();
-}
-
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return "unknown";
-  }
 }

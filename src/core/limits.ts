@@ -43,6 +43,18 @@ export const limits = {
   /** Delay before a worker that died is restarted, growing to the max when it keeps dying. */
   workerRestartDelayMs: 50,
   workerRestartDelayMsMax: 5_000,
+  /**
+   * After a head restart, how long work that nodes report waits for its owner (a reconnecting client)
+   * to claim it; also how long a job outlives its client's lost connection.
+   */
+  orphanGraceMs: 30_000,
+  /** A client or node that gets no answer to a ping within this long treats the connection as dead. */
+  pingTimeoutMs: 3_000,
+  pingIntervalMs: 1_000,
+  /** A client gives up reconnecting to the head after this long and fails its pending calls. */
+  clientReconnectMs: 60_000,
+  /** Copies of each large put, when the cluster has that many nodes (so a put survives one node). */
+  putReplicas: 2,
   /** Reconnect backoff for nodes and clients. */
   reconnectDelayMs: 100,
   reconnectDelayMsMax: 5_000,

@@ -89,6 +89,7 @@ class History {
   private deathsExpected = new Set<string>();
   private cancelsExpected = new Map<string, string>();
   private quiet = false;
+  private lostObjects: Array<{ jobId: string; objectId: string }> = [];
 
   constructor() {
     for (const jobId of jobIds) this.machine.step({ kind: "job_started", jobId, clientId: jobId, nowMs: 0 });
@@ -302,10 +303,17 @@ class History {
 
   private step(event: HeadEvent): void {
     this.machine.step(event);
-    const effects = this.machine.drain();
+    let effects = this.machine.drain();
     const finished = new Set<string>();
     check(!this.quiet || effects.length === 0, this.where, `expected no effects, got ${JSON.stringify(effects.map((effect) => effect.kind))}`);
-    for (const effect of effects) this.checkEffect(effect, finished);
+    while (effects.length > 0) {
+      for (const effect of effects) this.checkEffect(effect, finished);
+      // The model's owners keep no lineage: they answer a loss by declaring the object unrecoverable.
+      const lost = this.lostObjects;
+      this.lostObjects = [];
+      for (const { jobId, objectId } of lost) this.machine.step({ kind: "objects_unrecoverable", jobId, objectIds: [objectId], reason: "no lineage" });
+      effects = this.machine.drain();
+    }
     for (const [taskId, prediction] of this.predictions) {
       const shouldFinish = prediction.kind !== "retry";
       check(!shouldFinish || finished.has(taskId), this.where, `${taskId} should have finished (${prediction.kind}) but got no client result`);
@@ -334,6 +342,10 @@ class History {
         return;
       case "delete_on_node":
         return check(false, this.where, `unexpected delete_on_node ${effect.nodeId} ${effect.objectId} (nothing was released)`);
+      case "objects_lost":
+        check(this.tasks.get(effect.objectId)?.object?.lost === true, this.where, `objects_lost for ${effect.objectId}, which the model does not consider lost`);
+        this.lostObjects.push({ jobId: effect.clientId, objectId: effect.objectId });
+        return;
       default:
         return assertNever(effect, "head effect");
     }

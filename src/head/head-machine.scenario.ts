@@ -29,11 +29,13 @@
 //   result n1 t1 attempt=1 failed system|user|cancelled
 //   cancel j1 t1[,t2...] | release j1 o1[,o2...]
 //   put j1 o1 [value=text] | pending j1 o1 | added n1 o1 size=100
+//   unrecoverable j1 o1[,o2...]       the owner cannot rebuild these lost objects (a lost result is rebuilt
+//                                      by submitting its task again)
 //   nodes | counts j1 | objects j1     queries: print state, change nothing
 //
 // Effects print one per line:
 //   assign n1 t1 attempt=1 [refs=t0@n1,o1=inline,t9@nowhere]   (a ref's value inline, or where to fetch it)
-//   cancel n1 t1 | delete n1 o1 | died n1
+//   cancel n1 t1 | delete n1 o1 | died n1 | lost j1 o1 (its owner is told every copy is gone)
 //   result j1 t1 done size=8 [inline=text] [at=n1]
 //   result j1 t1 failed <code> [attempt=N] "<message>"
 //
@@ -198,6 +200,8 @@ class ScenarioInterpreter {
         return { kind: "object_put_pending", jobId: args.word(0), objectId: args.word(1) };
       case "added":
         return { kind: "object_added", nodeId: args.word(0), objectId: args.word(1), size: args.number("size", 8) };
+      case "unrecoverable":
+        return { kind: "objects_unrecoverable", jobId: args.word(0), objectIds: args.list(1), reason: "no lineage" };
       default:
         throw new Error(`unknown command "${verb}"`);
     }
@@ -299,6 +303,8 @@ export function formatEffect(effect: HeadEffect): string {
       return `result ${effect.clientId} ${formatClientResult(effect.result)}`;
     case "node_died":
       return `died ${effect.nodeId}`;
+    case "objects_lost":
+      return `lost ${effect.clientId} ${effect.objectId}`;
     default:
       return assertNever(effect, "head effect");
   }

@@ -9,11 +9,12 @@ import type { ErrorInfo } from "../core/errors.js";
 import { limits } from "../core/limits.js";
 import type { Random } from "../core/random.js";
 import { add, subtract, type Labels, type Resources } from "../core/resources.js";
-import type { Assignment, ClientResult, ResolvedRef, TaskResult, TaskSpec } from "../protocol/messages.js";
+import type { Assignment, ClientResult, Inventory, ReclaimedObject, ResolvedRef, TaskResult, TaskSpec } from "../protocol/messages.js";
 import { Membership, type MemberState } from "../scheduler/membership.js";
 import { place, type NodeView } from "../scheduler/placement.js";
 import { ReadyQueue } from "../scheduler/ready-queue.js";
 import { ObjectDirectory, type ObjectEntry } from "./object-directory.js";
+import { OrphanLedger } from "./orphans.js";
 
 export interface HeadConfig {
   nodeTimeoutMs: number;
@@ -23,11 +24,13 @@ export interface HeadConfig {
   nodeBacklogTargetMs: number;
   tasksOutstandingPerCpuMin: number;
   tasksOutstandingPerCpuMax: number;
+  /** How long work reported by nodes waits for its owner to claim it (after a head restart). */
+  orphanGraceMs: number;
 }
 
 export type HeadEvent =
   | { kind: "tick"; nowMs: number }
-  | { kind: "node_joined"; nowMs: number; nodeId: string; address: string; resources: Resources; labels: Labels }
+  | { kind: "node_joined"; nowMs: number; nodeId: string; address: string; resources: Resources; labels: Labels; inventory?: Inventory }
   | { kind: "node_heard"; nowMs: number; nodeId: string }
   | { kind: "node_disconnected"; nodeId: string }
   | { kind: "job_started"; jobId: string; clientId: string; nowMs: number }
@@ -38,14 +41,17 @@ export type HeadEvent =
   | { kind: "object_put_inline"; jobId: string; objectId: string; value: Uint8Array }
   | { kind: "object_put_pending"; jobId: string; objectId: string }
   | { kind: "object_added"; nodeId: string; objectId: string; size: number }
-  | { kind: "objects_released"; jobId: string; objectIds: string[] };
+  | { kind: "objects_released"; jobId: string; objectIds: string[] }
+  | { kind: "objects_reclaimed"; jobId: string; objects: ReclaimedObject[] }
+  | { kind: "objects_unrecoverable"; jobId: string; objectIds: string[]; reason: string };
 
 export type HeadEffect =
   | { kind: "assign"; nodeId: string; assignment: Assignment }
   | { kind: "cancel_on_node"; nodeId: string; taskId: string }
   | { kind: "delete_on_node"; nodeId: string; objectId: string }
   | { kind: "client_result"; clientId: string; result: ClientResult }
-  | { kind: "node_died"; nodeId: string };
+  | { kind: "node_died"; nodeId: string }
+  | { kind: "objects_lost"; clientId: string; objectId: string };
 
 type TaskState = "waiting" | "ready" | "assigned";
 
@@ -91,6 +97,8 @@ export class HeadMachine {
   private readonly tasks = new Map<string, TaskRecord>();
   private readonly readyQueue = new ReadyQueue<TaskRecord>();
   readonly objects = new ObjectDirectory();
+  private readonly orphans: OrphanLedger;
+  private nowMs = 0;
   private effects: HeadEffect[] = [];
   private scheduleNeeded = false;
 
@@ -99,13 +107,16 @@ export class HeadMachine {
     private readonly random: Random,
   ) {
     this.membership = new Membership(config.nodeTimeoutMs);
+    this.orphans = new OrphanLedger(config.orphanGraceMs);
   }
 
   step(event: HeadEvent): void {
+    if ("nowMs" in event) this.nowMs = Math.max(this.nowMs, event.nowMs);
     switch (event.kind) {
       case "tick":
         for (const nodeId of this.membership.tick(event.nowMs)) this.nodeDied(nodeId);
         for (const nodeId of this.nodes.keys()) this.syncState(nodeId);
+        if (this.orphans.size > 0) this.expireOrphans();
         break;
       case "node_joined":
         this.nodeJoined(event);
@@ -146,6 +157,12 @@ export class HeadMachine {
         break;
       case "objects_released":
         for (const objectId of event.objectIds) this.release(event.jobId, objectId);
+        break;
+      case "objects_reclaimed":
+        for (const object of event.objects) this.reclaim(event.jobId, object);
+        break;
+      case "objects_unrecoverable":
+        for (const objectId of event.objectIds) this.unrecoverable(event.jobId, objectId, event.reason);
         break;
       default:
         assertNever(event, "head event");
@@ -218,6 +235,7 @@ export class HeadMachine {
       existing.address = event.address;
       this.membership.heard(event.nodeId, event.nowMs);
       this.syncState(event.nodeId);
+      if (event.inventory !== undefined) this.reconcile(existing, event.inventory);
       return;
     }
     this.membership.join(event.nodeId, event.nowMs);
@@ -236,7 +254,67 @@ export class HeadMachine {
       tasksDone: 0,
       tasksFailed: 0,
     });
+    if (event.inventory !== undefined) this.adopt(event.nodeId, event.inventory);
     this.scheduleNeeded = true;
+  }
+
+  /**
+   * A node that rejoined after a lost connection says what it holds. Tasks we sent it that it never got
+   * (they were in flight when the connection dropped) go back to the queue.
+   */
+  private reconcile(node: NodeEntry, inventory: Inventory): void {
+    const held = new Set(inventory.tasks.map((task) => `${task.taskId}#${task.attempt}`));
+    for (const task of [...node.tasks]) {
+      if (held.has(`${task.spec.taskId}#${task.attempt}`)) continue;
+      this.unassign(task);
+      this.requeue(task);
+    }
+    this.adoptObjects(node.nodeId, inventory);
+  }
+
+  /**
+   * A node that joined as a new member reports what it holds. What the head knows (a restarted head knows
+   * little) is matched now; the rest waits in the orphan ledger for its owner to resubmit or reclaim it.
+   */
+  private adopt(nodeId: string, inventory: Inventory): void {
+    for (const { taskId, attempt } of inventory.tasks) {
+      const task = this.tasks.get(taskId);
+      if (task === undefined && this.objects.get(taskId) === undefined) this.orphans.addTask(taskId, nodeId, attempt, this.nowMs);
+      else if (task?.nodeId !== nodeId) this.effects.push({ kind: "cancel_on_node", nodeId, taskId }); // redundant copy
+    }
+    this.adoptObjects(nodeId, inventory);
+  }
+
+  /** Objects a node holds: known ones gain a location (a lost one is ready again), unknown ones wait for their owner. */
+  private adoptObjects(nodeId: string, inventory: Inventory): void {
+    for (const { objectId, size } of inventory.objects) {
+      const entry = this.objects.get(objectId);
+      if (entry === undefined) this.orphans.addObject(objectId, nodeId, size, this.nowMs);
+      else if (entry.state !== "failed" && !this.tasks.has(objectId)) {
+        this.wake(this.objects.ready(entry, undefined, size, nodeId));
+        this.deleteIfUnneeded(entry);
+      }
+    }
+  }
+
+  private expireOrphans(): void {
+    for (const expired of this.orphans.expire(this.nowMs)) {
+      switch (expired.kind) {
+        case "task":
+          this.effects.push({ kind: "cancel_on_node", nodeId: expired.orphan.nodeId, taskId: expired.taskId });
+          break;
+        case "result":
+          if (expired.orphan.result.status === "done" && expired.orphan.result.inline === undefined) {
+            this.effects.push({ kind: "delete_on_node", nodeId: expired.orphan.nodeId, objectId: expired.taskId });
+          }
+          break;
+        case "object":
+          for (const nodeId of expired.orphan.nodeIds) this.effects.push({ kind: "delete_on_node", nodeId, objectId: expired.objectId });
+          break;
+        default:
+          assertNever(expired, "orphan");
+      }
+    }
   }
 
   /** Copies a node's membership state into the scheduler's view: suspect nodes keep their tasks but get no new ones. */
@@ -266,18 +344,17 @@ export class HeadMachine {
         attempt: task.attempt,
       });
     }
-    for (const lost of this.objects.dropNode(nodeId)) this.objectLost(lost, nodeId);
+    for (const lost of this.objects.dropNode(nodeId)) this.objectLost(lost);
+    this.orphans.dropNode(nodeId);
     this.scheduleNeeded = true;
   }
 
-  private objectLost(entry: ObjectEntry, nodeId: string): void {
-    const error: ErrorInfo = {
-      code: "dependency_failed",
-      message: `object ${entry.objectId} was lost with node ${nodeId}`,
-      retryable: false,
-    };
-    entry.state = "failed";
-    entry.error = error;
+  /** Every copy is gone: the object is pending again and its owner rebuilds it (lineage) or gives up on it. */
+  private objectLost(entry: ObjectEntry): void {
+    entry.state = "pending";
+    entry.lost = true;
+    const job = this.jobs.get(entry.jobId);
+    if (job !== undefined) this.effects.push({ kind: "objects_lost", clientId: job.clientId, objectId: entry.objectId });
   }
 
   // ---- jobs ----
@@ -303,8 +380,12 @@ export class HeadMachine {
 
   private submit(jobId: string, spec: TaskSpec): void {
     const job = this.jobs.get(jobId);
-    // Duplicate submissions (also of a task already finished, whose result object exists) are idempotent.
-    if (job === undefined || this.tasks.has(spec.taskId) || this.objects.get(spec.taskId) !== undefined) return;
+    if (job === undefined || this.tasks.has(spec.taskId)) return;
+    const existing = this.objects.get(spec.taskId);
+    // Duplicate submissions are idempotent: a finished task's outcome is sent again (the owner may have
+    // missed it while reconnecting, and takes it once); a lost result is rebuilt.
+    if (existing !== undefined && !existing.lost) return this.redeliver(job, existing);
+    if (existing !== undefined && !this.allowRebuild(existing, spec)) return;
     const task: TaskRecord = {
       spec,
       job,
@@ -315,7 +396,7 @@ export class HeadMachine {
       cancelled: false,
     };
     this.tasks.set(spec.taskId, task);
-    this.objects.declare(spec.taskId, jobId);
+    if (existing === undefined) this.objects.declare(spec.taskId, jobId);
     job.tasksSubmitted += 1;
     job.tasksQueued += 1;
     if (job.tasksQueued > limits.tasksQueuedPerJobMax) {
@@ -328,6 +409,7 @@ export class HeadMachine {
       });
       return;
     }
+    if (this.claimOrphan(task)) return;
     for (const ref of spec.refs) {
       const entry = this.objects.get(ref.objectId);
       if (entry !== undefined) entry.dependants += 1;
@@ -342,6 +424,53 @@ export class HeadMachine {
       }
     }
     if (task.depsMissing === 0) this.makeReady(task);
+  }
+
+  private redeliver(job: JobEntry, entry: ObjectEntry): void {
+    if (entry.state === "pending") return; // still running: its result is on its way
+    const taskId = entry.objectId;
+    if (entry.state === "failed") {
+      const error = entry.error ?? { code: "internal" as const, message: `task ${taskId} failed`, retryable: false };
+      this.effects.push({ kind: "client_result", clientId: job.clientId, result: { status: "failed", taskId, error } });
+      return;
+    }
+    const nodeId = entry.locations[0];
+    const address = nodeId === undefined ? undefined : this.nodes.get(nodeId)?.address;
+    const location = nodeId === undefined || address === undefined ? undefined : { nodeId, address };
+    this.effects.push({ kind: "client_result", clientId: job.clientId, result: { status: "done", taskId, inline: entry.inline, size: entry.size, location } });
+  }
+
+  /** A lost result may be rebuilt by rerunning its task, at most `retries` + 1 times. */
+  private allowRebuild(entry: ObjectEntry, spec: TaskSpec): boolean {
+    entry.rebuilds += 1;
+    if (entry.rebuilds <= spec.retries + 1) return true;
+    const error: ErrorInfo = {
+      code: "dependency_failed",
+      message: `object ${entry.objectId} was lost ${entry.rebuilds} times; gave up rebuilding it`,
+      retryable: false,
+    };
+    this.failObject(entry, error);
+    return false;
+  }
+
+  /**
+   * After a head restart, a resubmitted task may already have run or be running on a node that reported
+   * it: take that result or attempt over instead of running the task again.
+   */
+  private claimOrphan(task: TaskRecord): boolean {
+    const claim = this.orphans.claimTask(task.spec.taskId);
+    if (claim === undefined) return false;
+    const orphan = "result" in claim ? claim.result : claim.running;
+    const node = this.nodes.get(orphan.nodeId);
+    if (node === undefined || node.state === "dead") return false;
+    for (const ref of task.spec.refs) {
+      const entry = this.objects.get(ref.objectId);
+      if (entry !== undefined) entry.dependants += 1;
+    }
+    task.attempt = "result" in claim ? claim.result.result.attempt : claim.running.attempt;
+    this.placeOn(task, node);
+    if ("result" in claim) this.taskResult(node.nodeId, claim.result.result);
+    return true;
   }
 
   private makeReady(task: TaskRecord): void {
@@ -360,6 +489,7 @@ export class HeadMachine {
         this.finishFailed(task, dependencyError(task, lostInput.objectId, lostInput.reason));
         return "drop";
       }
+      if (this.waitForLostInputs(task)) return "drop";
       const placement = place(task.spec.demand, task.spec.labels, this.nodes.values(), this.random);
       switch (placement.kind) {
         case "placed":
@@ -392,16 +522,22 @@ export class HeadMachine {
     return undefined;
   }
 
+  /** Inputs lost since the task was queued are being rebuilt: the task waits for them again. */
+  private waitForLostInputs(task: TaskRecord): boolean {
+    for (const ref of task.spec.refs) {
+      const entry = this.objects.get(ref.objectId);
+      if (entry?.state !== "pending" || entry.waiters.includes(task.spec.taskId)) continue;
+      entry.waiters.push(task.spec.taskId);
+      task.depsMissing += 1;
+    }
+    if (task.depsMissing === 0) return false;
+    task.state = "waiting";
+    return true;
+  }
+
   private assign(task: TaskRecord, nodeId: string): void {
-    const node = this.nodes.get(nodeId) as NodeEntry;
-    task.state = "assigned";
     task.attempt += 1;
-    task.nodeId = nodeId;
-    node.tasks.add(task);
-    node.tasksOutstanding += 1;
-    add(node.reserved, task.spec.demand);
-    task.job.tasksQueued -= 1;
-    task.job.tasksRunning += 1;
+    this.placeOn(task, this.nodes.get(nodeId) as NodeEntry);
     const spec = task.spec;
     this.effects.push({
       kind: "assign",
@@ -419,6 +555,17 @@ export class HeadMachine {
         timeoutMs: spec.timeoutMs,
       },
     });
+  }
+
+  /** Puts a task on a node's books with its current attempt (a new assignment, or one adopted from the node). */
+  private placeOn(task: TaskRecord, node: NodeEntry): void {
+    task.state = "assigned";
+    task.nodeId = node.nodeId;
+    node.tasks.add(task);
+    node.tasksOutstanding += 1;
+    add(node.reserved, task.spec.demand);
+    task.job.tasksQueued -= 1;
+    task.job.tasksRunning += 1;
   }
 
   private resolveRef(pos: number, objectId: string): ResolvedRef {
@@ -447,6 +594,11 @@ export class HeadMachine {
 
   private taskResult(nodeId: string, result: TaskResult): void {
     const task = this.tasks.get(result.taskId);
+    if (task === undefined && this.objects.get(result.taskId) === undefined) {
+      // Nothing known of this task (the head restarted): keep the result for its owner's resubmission.
+      this.orphans.addResult(nodeId, result, this.nowMs);
+      return;
+    }
     // A result from a superseded attempt or another node is stale: fenced off by attempt number.
     if (task === undefined || task.state !== "assigned" || task.nodeId !== nodeId || task.attempt !== result.attempt) {
       return;
@@ -524,10 +676,14 @@ export class HeadMachine {
     task.job.tasksFailed += 1;
     this.effects.push({ kind: "client_result", clientId: task.job.clientId, result: { status: "failed", taskId: task.spec.taskId, error } });
     const entry = this.objects.get(task.spec.taskId);
-    if (entry === undefined) return;
+    if (entry !== undefined) this.failObject(entry, error);
+  }
+
+  /** An object that will never be ready: tasks waiting for it fail too, transitively. */
+  private failObject(entry: ObjectEntry, error: ErrorInfo): void {
     for (const waiterId of this.objects.fail(entry, error)) {
       const waiter = this.tasks.get(waiterId);
-      if (waiter !== undefined) this.finishFailed(waiter, dependencyError(waiter, task.spec.taskId, error.message));
+      if (waiter !== undefined) this.finishFailed(waiter, dependencyError(waiter, entry.objectId, error.message));
     }
   }
 
@@ -584,6 +740,31 @@ export class HeadMachine {
     if (entry.state === "failed") return;
     this.wake(this.objects.ready(entry, undefined, size, nodeId));
     this.deleteIfUnneeded(entry);
+  }
+
+  /** After a head restart, the owner tells what it holds: values it has, and where larger ones lived. */
+  private reclaim(jobId: string, object: ReclaimedObject): void {
+    const job = this.jobs.get(jobId);
+    if (job === undefined || this.objects.get(object.objectId) !== undefined) return;
+    const entry = this.objects.declare(object.objectId, jobId);
+    if (object.inline !== undefined) {
+      this.objects.ready(entry, object.inline, object.inline.length, undefined);
+      return;
+    }
+    const holders = new Set(this.orphans.claimObject(object.objectId)?.nodeIds ?? []);
+    for (const location of object.locations) if (this.nodes.get(location.nodeId)?.state === "alive") holders.add(location.nodeId);
+    if (holders.size === 0) {
+      this.objectLost(entry);
+      return;
+    }
+    for (const nodeId of holders) this.objects.ready(entry, undefined, object.size, nodeId);
+  }
+
+  /** The owner cannot rebuild a lost object (a put whose copies are all gone, or lineage it dropped). */
+  private unrecoverable(jobId: string, objectId: string, reason: string): void {
+    const entry = this.objects.get(objectId);
+    if (entry === undefined || entry.jobId !== jobId || !entry.lost) return;
+    this.failObject(entry, { code: "dependency_failed", message: `object ${objectId} was lost and cannot be rebuilt: ${reason}`, retryable: false });
   }
 
   private release(jobId: string, objectId: string): void {
@@ -660,6 +841,7 @@ export const defaultHeadConfig: HeadConfig = {
   nodeBacklogTargetMs: limits.nodeBacklogTargetMs,
   tasksOutstandingPerCpuMin: limits.tasksOutstandingPerCpuMin,
   tasksOutstandingPerCpuMax: limits.tasksOutstandingPerCpuMax,
+  orphanGraceMs: limits.orphanGraceMs,
 };
 
 /** A config whose per-node bound never adapts (scenarios and models reason about a fixed bound). */
@@ -670,5 +852,6 @@ export function fixedBoundConfig(nodeTimeoutMs: number, tasksOutstandingPerCpu: 
     nodeBacklogTargetMs: limits.nodeBacklogTargetMs,
     tasksOutstandingPerCpuMin: tasksOutstandingPerCpu,
     tasksOutstandingPerCpuMax: tasksOutstandingPerCpu,
+    orphanGraceMs: limits.orphanGraceMs,
   };
 }

@@ -21,6 +21,8 @@ export interface HeadOptions {
   store: MetadataStore;
   log: Logger;
   config?: Partial<HeadConfig>;
+  /** How long a job outlives its client's lost connection (default limits.orphanGraceMs). */
+  clientGraceMs?: number;
   heartbeatIntervalMs?: number;
   clock?: Clock;
 }
@@ -32,11 +34,13 @@ interface NodeSession {
   hostname: string;
 }
 
+/** A job and its client. The job outlives a lost connection for a grace period, so the client can resume it. */
 interface ClientSession {
   clientId: string;
   jobId: string;
-  connection: Connection;
+  connection: Connection | undefined;
   record: JobRecord;
+  graceTimer: NodeJS.Timeout | undefined;
 }
 
 const tickIntervalMs = 100;
@@ -75,6 +79,7 @@ export class HeadRuntime {
       onConnection: (connection) => this.accept(connection),
     });
     this.tickTimer = setInterval(() => this.step({ kind: "tick", nowMs: this.clock.nowMs() }), tickIntervalMs);
+    void this.reapInterruptedJobs();
     this.options.log.info({ address: this.address }, "head listening");
   }
 
@@ -86,10 +91,30 @@ export class HeadRuntime {
       session.connection.send({ kind: "shutdown", reason });
       session.connection.close();
     }
-    for (const session of this.clientSessions.values()) session.connection.close();
+    for (const session of this.clientSessions.values()) {
+      clearTimeout(session.graceTimer);
+      session.connection?.close();
+    }
     await this.listener?.close();
     for (const session of this.clientSessions.values()) await this.endJob(session, "finished");
     await this.options.store.close();
+  }
+
+  /**
+   * Jobs the store says are running belonged to a previous life of this head. Their clients get a grace
+   * period to reconnect and resume them; those that do not are recorded as failed.
+   */
+  private async reapInterruptedJobs(): Promise<void> {
+    const running = (await this.options.store.listJobs(1_000)).filter((job) => job.state === "running");
+    if (running.length === 0) return;
+    const timer = setTimeout(() => {
+      for (const record of running) {
+        if ([...this.clientSessions.values()].some((session) => session.jobId === record.jobId)) continue;
+        const interrupted: JobRecord = { ...record, state: "failed", endedAtMs: Date.now() };
+        void this.options.store.putJob(interrupted).catch(() => {});
+      }
+    }, this.options.clientGraceMs ?? limits.orphanGraceMs);
+    timer.unref();
   }
 
   private accept(connection: Connection): void {
@@ -97,6 +122,10 @@ export class HeadRuntime {
     let session: { kind: "node"; node: NodeSession } | { kind: "client"; client: ClientSession } | { kind: "admin" } | undefined;
     connection.setHandlers({
       onRequest: (request) => {
+        if (request.kind === "ping" && session !== undefined) {
+          if (session.kind === "node" && !this.nodeAlive(session.node)) throw new ShoalError("connection_closed", "node was declared dead", true);
+          return {};
+        }
         if (session === undefined) {
           if (request.kind === "node_register" && connection.peerRole === "node") {
             const node = this.registerNode(connection, request);
@@ -132,7 +161,7 @@ export class HeadRuntime {
       },
       onClose: () => {
         if (session?.kind === "node") this.nodeClosed(session.node);
-        else if (session?.kind === "client") void this.clientClosed(session.client);
+        else if (session?.kind === "client") this.clientClosed(session.client, connection);
       },
     });
   }
@@ -140,8 +169,11 @@ export class HeadRuntime {
   // ---- nodes ----
 
   private registerNode(connection: Connection, request: Extract<Request, { kind: "node_register" }>): NodeSession {
-    const known = request.nodeId !== undefined && this.machine.nodeState(request.nodeId);
-    const nodeId = known === "alive" || known === "suspect" ? (request.nodeId as string) : `n-${this.headId}-${hexId(randomBytes(3))}`;
+    // A node this head knows alive keeps its id; one it declared dead joins as a new member; one it has never
+    // seen (this head restarted) keeps its id, so the work it reports can be matched to its owners.
+    const known = request.nodeId === undefined ? undefined : this.machine.nodeState(request.nodeId);
+    const keepId = request.nodeId !== undefined && known !== "dead";
+    const nodeId = keepId ? (request.nodeId as string) : `n-${this.headId}-${hexId(randomBytes(3))}`;
     this.nodeSessions.get(nodeId)?.connection.close();
     const session: NodeSession = { nodeId, connection, objectsBytes: 0, hostname: request.hostname };
     this.nodeSessions.set(nodeId, session);
@@ -152,6 +184,7 @@ export class HeadRuntime {
       address: request.dataAddress,
       resources: request.resources,
       labels: request.labels,
+      ...(request.inventory !== undefined && { inventory: request.inventory }),
     });
     void this.options.store
       .putNode({
@@ -216,9 +249,10 @@ export class HeadRuntime {
   // ---- clients ----
 
   private async registerClient(connection: Connection, request: Extract<Request, { kind: "client_register" }>): Promise<ClientSession> {
+    const resumed = request.resumeJobId === undefined ? undefined : await this.resumeJob(request.resumeJobId, connection);
+    if (resumed !== undefined) return resumed;
     this.jobCounter += 1;
-    const jobId = `job-${this.headId}-${this.jobCounter}`;
-    const clientId = `c-${this.headId}-${this.jobCounter}`;
+    const jobId = request.resumeJobId ?? `job-${this.headId}-${this.jobCounter}`;
     const record: JobRecord = {
       jobId,
       name: request.jobName,
@@ -231,10 +265,32 @@ export class HeadRuntime {
       tasksFailed: 0,
     };
     await this.options.store.putJob(record);
-    const session: ClientSession = { clientId, jobId, connection, record };
-    this.clientSessions.set(clientId, session);
-    this.step({ kind: "job_started", jobId, clientId, nowMs: this.clock.nowMs() });
     this.options.log.info({ jobId, name: request.jobName, owner: record.owner }, "job started");
+    return this.openJob(record, connection);
+  }
+
+  /** A client that lost its connection comes back: to this head (within the grace period) or to a restarted one. */
+  private async resumeJob(jobId: string, connection: Connection): Promise<ClientSession | undefined> {
+    const live = [...this.clientSessions.values()].find((session) => session.jobId === jobId);
+    if (live !== undefined) {
+      clearTimeout(live.graceTimer);
+      live.graceTimer = undefined;
+      live.connection?.close();
+      live.connection = connection;
+      this.options.log.info({ jobId }, "client resumed its job");
+      return live;
+    }
+    const record = await this.options.store.getJob(jobId);
+    if (record === undefined || record.state !== "running") return undefined;
+    this.options.log.info({ jobId }, "client resumed its job after a head restart");
+    return this.openJob(record, connection);
+  }
+
+  private openJob(record: JobRecord, connection: Connection): ClientSession {
+    this.jobCounter += 1;
+    const session: ClientSession = { clientId: `c-${this.headId}-${this.jobCounter}`, jobId: record.jobId, connection, record, graceTimer: undefined };
+    this.clientSessions.set(session.clientId, session);
+    this.step({ kind: "job_started", jobId: record.jobId, clientId: session.clientId, nowMs: this.clock.nowMs() });
     return session;
   }
 
@@ -253,6 +309,16 @@ export class HeadRuntime {
       case "objects_release":
         this.step({ kind: "objects_released", jobId, objectIds: message.objectIds });
         return;
+      case "objects_reclaim":
+        this.step({ kind: "objects_reclaimed", jobId, objects: message.objects });
+        return;
+      case "objects_unrecoverable":
+        this.step({ kind: "objects_unrecoverable", jobId, objectIds: message.objectIds, reason: message.reason });
+        return;
+      case "job_end":
+        this.clientSessions.delete(session.clientId);
+        void this.endJob(session, "finished");
+        return;
       default:
         throw new ProtocolError(`a client may not send ${message.kind}`);
     }
@@ -265,11 +331,13 @@ export class HeadRuntime {
       case "bundle_put":
         return this.putBundle(request.bundleId, request.code);
       case "object_put_target":
-        return this.putTarget(session, request.objectId, request.size);
+        return this.putTarget(session, request.objectId, request.size, request.replicas);
       case "cluster_status":
         return this.status();
       case "cluster_shutdown":
         setImmediate(() => this.onShutdownRequested());
+        return {};
+      case "ping":
         return {};
       case "node_register":
       case "client_register":
@@ -299,23 +367,30 @@ export class HeadRuntime {
     return {};
   }
 
-  /** Large puts go straight to a node (the head never carries bulk data); pick the emptiest alive one. */
-  private putTarget(session: ClientSession, objectId: string, size: number): { nodeId: string; address: string } {
-    let best: { nodeId: string; address: string; load: number } | undefined;
+  /** Large puts go straight to nodes (the head never carries bulk data): the emptiest alive ones, one per copy. */
+  private putTarget(session: ClientSession, objectId: string, size: number, replicas: number): { targets: Array<{ nodeId: string; address: string }> } {
+    const candidates: Array<{ nodeId: string; address: string; bytes: number }> = [];
     for (const node of this.machine.nodeSummaries(this.clock.nowMs())) {
       if (node.state !== "alive") continue;
       const bytes = this.nodeSessions.get(node.nodeId)?.objectsBytes ?? 0;
-      if (bytes + size > limits.objectStoreBytesMax) continue;
-      if (best === undefined || bytes < best.load) best = { nodeId: node.nodeId, address: node.address, load: bytes };
+      if (bytes + size <= limits.objectStoreBytesMax) candidates.push({ nodeId: node.nodeId, address: node.address, bytes });
     }
-    if (best === undefined) throw new CapacityError(`no alive node can hold an object of ${size} bytes`);
+    if (candidates.length === 0) throw new CapacityError(`no alive node can hold an object of ${size} bytes`);
+    candidates.sort((a, b) => a.bytes - b.bytes);
     this.step({ kind: "object_put_pending", jobId: session.jobId, objectId });
-    return { nodeId: best.nodeId, address: best.address };
+    const count = Math.max(1, Math.min(replicas, 16));
+    return { targets: candidates.slice(0, count).map(({ nodeId, address }) => ({ nodeId, address })) };
   }
 
-  private async clientClosed(session: ClientSession): Promise<void> {
-    this.clientSessions.delete(session.clientId);
-    await this.endJob(session, "finished");
+  /** A lost connection is not the end of the job: the client has a grace period to come back and resume it. */
+  private clientClosed(session: ClientSession, connection: Connection): void {
+    if (session.connection !== connection || !this.clientSessions.has(session.clientId)) return;
+    session.connection = undefined;
+    session.graceTimer = setTimeout(() => {
+      this.clientSessions.delete(session.clientId);
+      void this.endJob(session, "failed");
+    }, this.options.clientGraceMs ?? limits.orphanGraceMs);
+    session.graceTimer.unref();
   }
 
   private async endJob(session: ClientSession, state: "finished" | "failed"): Promise<void> {
@@ -404,6 +479,7 @@ export class HeadRuntime {
     if (effects.length === 0) return;
     const assignments = new Map<string, Assignment[]>();
     const results = new Map<string, ClientResult[]>();
+    const lost = new Map<string, string[]>();
     for (const effect of effects) {
       switch (effect.kind) {
         case "assign":
@@ -421,6 +497,9 @@ export class HeadRuntime {
         case "node_died":
           this.nodeDied(effect.nodeId);
           break;
+        case "objects_lost":
+          pushTo(lost, effect.clientId, effect.objectId);
+          break;
         default:
           assertNever(effect, "head effect");
       }
@@ -430,7 +509,10 @@ export class HeadRuntime {
       this.nodeSessions.get(nodeId)?.connection.send({ kind: "task_assign", tasks });
     }
     for (const [clientId, list] of results) {
-      this.clientSessions.get(clientId)?.connection.send({ kind: "client_results", results: list });
+      this.clientSessions.get(clientId)?.connection?.send({ kind: "client_results", results: list });
+    }
+    for (const [clientId, objectIds] of lost) {
+      this.clientSessions.get(clientId)?.connection?.send({ kind: "objects_lost", objectIds });
     }
   }
 

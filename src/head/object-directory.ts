@@ -16,6 +16,10 @@ export interface ObjectEntry {
   /** Callbacks' targets: task ids waiting for this object to be ready. */
   waiters: string[];
   error: ErrorInfo | undefined;
+  /** Every copy was lost with its nodes; pending again until the owner rebuilds it from lineage. */
+  lost: boolean;
+  /** How often it was rebuilt after a loss (bounded by the producing task's retries). */
+  rebuilds: number;
   /** Unfinished tasks that take this object as an argument: it is kept while any remains. */
   dependants: number;
   /** The owner no longer holds a reference; delete once no unfinished task reads it. */
@@ -49,6 +53,8 @@ export class ObjectDirectory {
       locations: [],
       waiters: [],
       error: undefined,
+      lost: false,
+      rebuilds: 0,
       dependants: 0,
       released: false,
     };
@@ -59,6 +65,7 @@ export class ObjectDirectory {
   /** Marks ready; returns the task ids that were waiting. */
   ready(entry: ObjectEntry, inline: Uint8Array | undefined, size: number, nodeId: string | undefined): string[] {
     entry.state = "ready";
+    entry.lost = false;
     entry.size = size;
     if (inline !== undefined) {
       entry.inline = inline;

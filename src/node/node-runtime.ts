@@ -2,11 +2,11 @@
 
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { ConnectionClosedError, ProtocolError, ShoalError, type ErrorInfo } from "../core/errors.js";
+import { ConnectionClosedError, ProtocolError, ShoalError, TimeoutError, type ErrorInfo } from "../core/errors.js";
 import { limits } from "../core/limits.js";
 import type { Logger } from "../core/logger.js";
 import type { Labels, Resources } from "../core/resources.js";
-import type { Assignment, OneWay, Request, TaskResult } from "../protocol/messages.js";
+import type { Assignment, Inventory, OneWay, Request, TaskResult } from "../protocol/messages.js";
 import type { Connection } from "../transport/connection.js";
 import { PartAssembler, PeerLinks, sendParts } from "../transport/object-transfer.js";
 import { dial, formatAddress, listen, parseAddress, type Listener } from "../transport/tcp.js";
@@ -122,9 +122,24 @@ export class NodeRuntime {
     }
   }
 
+  /** Tries each head address in turn (a leader and its standbys); a standby refuses, the leader accepts. */
   private async join(): Promise<void> {
+    let lastError: Error = new ConnectionClosedError("no head address given");
+    for (const address of this.options.headAddress.split(",").map((part) => part.trim()).filter((part) => part !== "")) {
+      try {
+        await this.joinAt(address);
+        return;
+      } catch (error) {
+        lastError = error as Error;
+        if (lastError instanceof ShoalError && lastError.code === "auth") throw lastError;
+      }
+    }
+    throw lastError;
+  }
+
+  private async joinAt(address: string): Promise<void> {
     const connection = await dial({
-      address: parseAddress(this.options.headAddress),
+      address: parseAddress(address),
       token: this.options.token,
       role: "node",
       log: this.options.log,
@@ -143,6 +158,7 @@ export class NodeRuntime {
       dataAddress: this.advertisedDataAddress(connection),
       resources: this.options.resources,
       labels: this.options.labels,
+      inventory: this.inventory(),
     });
     if (this.nodeIdValue !== undefined && reply.nodeId !== this.nodeIdValue) {
       // We were declared dead: the head has retried our tasks elsewhere, so drop ours.
@@ -153,7 +169,7 @@ export class NodeRuntime {
     this.head = connection;
     this.flushResults();
     clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), reply.heartbeatIntervalMs);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(connection), reply.heartbeatIntervalMs);
     this.options.log.info({ nodeId: reply.nodeId, head: this.options.headAddress }, "joined cluster");
     this.firstJoin?.resolve();
     this.firstJoin = undefined;
@@ -181,7 +197,21 @@ export class NodeRuntime {
     }
   }
 
-  private heartbeat(): void {
+  /** What this node holds, for a head that lost track of it: tasks not yet reported, and objects. */
+  private inventory(): Inventory {
+    const tasks = [...this.assigned.values()].map((assignment) => ({ taskId: assignment.taskId, attempt: assignment.attempt }));
+    for (const result of this.pendingResults) tasks.push({ taskId: result.taskId, attempt: result.attempt });
+    return { tasks, objects: this.store.list() };
+  }
+
+  /**
+   * Heartbeats, and a ping that must be answered: a head that stops answering (paused, partitioned,
+   * black-holed) is treated like a lost connection, so the node reconnects instead of waiting forever.
+   */
+  private heartbeat(connection: Connection): void {
+    connection.request("ping", {}, limits.pingTimeoutMs).catch((error: unknown) => {
+      if (error instanceof TimeoutError) connection.close(new ConnectionClosedError(`the head at ${connection.remote} stopped answering`));
+    });
     this.head?.send({
       kind: "heartbeat",
       tasksQueued: this.localQueue.length,

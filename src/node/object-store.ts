@@ -30,6 +30,11 @@ export class ObjectStore {
     this.bytes += data.length;
   }
 
+  /** Every object held, with its size (reported to a head that lost track of them). */
+  list(): Array<{ objectId: string; size: number }> {
+    return [...this.objects].map(([objectId, data]) => ({ objectId, size: data.length }));
+  }
+
   delete(objectId: string): void {
     const data = this.objects.get(objectId);
     if (data === undefined) return;

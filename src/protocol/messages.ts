@@ -151,6 +151,20 @@ export const clusterStatusSchema = object({
 });
 export type ClusterStatus = Infer<typeof clusterStatusSchema>;
 
+export const inventorySchema = object({
+  tasks: array(object({ taskId: id, attempt: uint }), listMax),
+  objects: array(object({ objectId: id, size: uint }), listMax),
+});
+export type Inventory = Infer<typeof inventorySchema>;
+
+const reclaimedObjectSchema = object({
+  objectId: id,
+  size: uint,
+  inline: optional(payload),
+  locations: array(objectLocationSchema, 16),
+});
+export type ReclaimedObject = Infer<typeof reclaimedObjectSchema>;
+
 /** Messages that expect no answer. */
 export const oneWaySchemas = {
   heartbeat: object({ tasksQueued: uint, tasksRunning: uint, objects: uint, objectsBytes: uint }),
@@ -166,6 +180,14 @@ export const oneWaySchemas = {
   objects_release: object({ objectIds: array(id, listMax) }),
   objects_delete: object({ objectIds: array(id, listMax) }),
   shutdown: object({ reason: str(1024) }),
+  /** Client to head after a reconnect: objects it still holds refs to, so the head knows them again. */
+  objects_reclaim: object({ objects: array(reclaimedObjectSchema, listMax) }),
+  /** Head to owner: these objects lost every copy; rebuild them from lineage or declare them unrecoverable. */
+  objects_lost: object({ objectIds: array(id, listMax) }),
+  /** Owner to head: these lost objects cannot be rebuilt; tasks that need them fail. */
+  objects_unrecoverable: object({ objectIds: array(id, listMax), reason: str(1024) }),
+  /** Client to head: the job is over (a close, not a lost connection). */
+  job_end: object({}),
 } as const;
 
 /** Messages that expect a reply, with the reply's schema. */
@@ -178,18 +200,34 @@ export const requestSchemas = {
       dataAddress: str(300),
       resources: resourcesSchema,
       labels: labelsSchema,
+      /** What the node holds when it (re)joins, so a restarted head can adopt it instead of redoing it. */
+      inventory: optional(inventorySchema),
     }),
     reply: object({ nodeId: id, heartbeatIntervalMs: uint }),
   },
   client_register: {
     /** "admin" clients (status, stop) only look at or stop the cluster: they start no job. */
-    request: object({ jobName: str(256), owner: str(256), hostname: str(256), pid: uint, purpose: optional(literal("job", "admin")) }),
+    request: object({
+      jobName: str(256),
+      owner: str(256),
+      hostname: str(256),
+      pid: uint,
+      purpose: optional(literal("job", "admin")),
+      /** A client that lost its head connection resumes its job (its task ids stay valid). */
+      resumeJobId: optional(id),
+    }),
     reply: object({ jobId: id, clientId: id, cpusTotal: num, nodesAlive: uint }),
   },
   bundle_has: { request: object({ bundleId: id }), reply: object({ has: bool }) },
   bundle_put: { request: object({ bundleId: id, code: payload }), reply: object({}) },
   bundle_get: { request: object({ bundleId: id }), reply: object({ code: payload }) },
-  object_put_target: { request: object({ objectId: id, size: uint }), reply: objectLocationSchema },
+  /** Where a large put goes: up to `replicas` distinct nodes, so the object survives a node. */
+  object_put_target: {
+    request: object({ objectId: id, size: uint, replicas: uint }),
+    reply: object({ targets: array(objectLocationSchema, 16) }),
+  },
+  /** Liveness both ways: a peer that stops answering is treated as gone (catches black holes). */
+  ping: { request: object({}), reply: object({}) },
   object_fetch: { request: object({ objectId: id, xfer: uint }), reply: object({ size: uint }) },
   cluster_status: { request: object({}), reply: clusterStatusSchema },
   cluster_shutdown: { request: object({}), reply: object({}) },

@@ -128,6 +128,16 @@ const validOneWay: { [K in OneWayKind]: OneWay<K> } = {
   objects_release: { kind: "objects_release", objectIds: ["o-1"] },
   objects_delete: { kind: "objects_delete", objectIds: [] },
   shutdown: { kind: "shutdown", reason: "operator asked" },
+  objects_reclaim: {
+    kind: "objects_reclaim",
+    objects: [
+      { objectId: "t-1", size: 1, inline: bytes(0x31), locations: [] },
+      { objectId: "t-3", size: 5_000_000, locations: [{ nodeId: "n-1", address: "10.0.0.2:7341" }] },
+    ],
+  },
+  objects_lost: { kind: "objects_lost", objectIds: ["t-3"] },
+  objects_unrecoverable: { kind: "objects_unrecoverable", objectIds: ["o-9"], reason: "no lineage for a put" },
+  job_end: { kind: "job_end" },
 };
 
 /** A valid request and reply body of every request kind. */
@@ -152,9 +162,10 @@ const validRequests: { [K in RequestKind]: { request: Request<K>; reply: ReplyBo
   bundle_put: { request: { kind: "bundle_put", rid: 4, bundleId: "b-1", code: bytes(0x63) }, reply: {} },
   bundle_get: { request: { kind: "bundle_get", rid: 5, bundleId: "b-1" }, reply: { code: bytes(0x63) } },
   object_put_target: {
-    request: { kind: "object_put_target", rid: 6, objectId: "o-1", size: 10 },
-    reply: { nodeId: "n-1", address: "10.0.0.2:7341" },
+    request: { kind: "object_put_target", rid: 6, objectId: "o-1", size: 10, replicas: 2 },
+    reply: { targets: [{ nodeId: "n-1", address: "10.0.0.2:7341" }] },
   },
+  ping: { request: { kind: "ping", rid: 9 }, reply: {} },
   object_fetch: { request: { kind: "object_fetch", rid: 7, objectId: "o-1", xfer: 1 }, reply: { size: 10 } },
   cluster_status: { request: { kind: "cluster_status", rid: 8 }, reply: clusterStatus },
   cluster_shutdown: { request: { kind: "cluster_shutdown", rid: 0 }, reply: {} },
@@ -249,6 +260,24 @@ const malformed: { [K in OneWayKind | RequestKind]: Malformed } = {
     value: remove,
     message: "malformed shutdown: shutdown.reason: expected string of at most 1024 chars, got undefined",
   },
+  objects_reclaim: {
+    path: ["objects", 1, "locations", 0, "nodeId"],
+    value: 3,
+    message: "malformed objects_reclaim: objects_reclaim.objects[1].locations[0].nodeId: expected string of at most 128 chars, got number",
+  },
+  objects_lost: {
+    path: ["objectIds", 0],
+    value: null,
+    message: "malformed objects_lost: objects_lost.objectIds[0]: expected string of at most 128 chars, got null",
+  },
+  objects_unrecoverable: {
+    path: ["reason"],
+    value: 7,
+    message: "malformed objects_unrecoverable: objects_unrecoverable.reason: expected string of at most 1024 chars, got number",
+  },
+  // One-way messages without body fields can only be malformed in their kind, which is another test.
+  job_end: { path: ["kind"], value: "job_ended", message: 'unknown message kind "job_ended"' },
+  ping: { path: ["rid"], value: -2, message: "request ping has no valid rid" },
   node_register: {
     path: ["resources"],
     value: [1],
@@ -306,9 +335,11 @@ const malformedReplies: { [K in RequestKind]: { body: unknown; message: string }
     message: `malformed reply to bundle_get: reply to bundle_get.code: expected bytes of at most ${limits.frameBytesMax}, got string`,
   },
   object_put_target: {
-    body: { nodeId: "n-1", address: "a".repeat(301) },
-    message: "malformed reply to object_put_target: reply to object_put_target.address: expected string of at most 300 chars, got string",
+    body: { targets: [{ nodeId: "n-1", address: "a".repeat(301) }] },
+    message:
+      "malformed reply to object_put_target: reply to object_put_target.targets[0].address: expected string of at most 300 chars, got string",
   },
+  ping: { body: 1, message: "malformed reply to ping: reply to ping: expected object, got number" },
   object_fetch: { body: [10], message: "malformed reply to object_fetch: reply to object_fetch: expected object, got array" },
   cluster_status: {
     body: changed(clusterStatus, ["nodes", 0, "state"], "zombie"),
