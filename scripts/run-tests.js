@@ -19,7 +19,8 @@ const filter = process.argv[2];
 const all = [...findTests("dist/src"), ...findTests("dist/test"), ...findTests("dist/bench"), ...findTests("scripts")].filter(
   (path) => filter === undefined || path.includes(filter),
 );
-const endToEnd = all.filter((path) => path.includes("/e2e/"));
+// End-to-end and multi-host tests start real clusters: one file at a time on this 2-core machine.
+const endToEnd = all.filter((path) => path.includes("/e2e/") || path.includes("/harness/"));
 const unit = all.filter((path) => !endToEnd.includes(path));
 
 let failed = false;

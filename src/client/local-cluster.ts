@@ -54,7 +54,7 @@ export class LocalCluster {
     readonly address: string,
     readonly token: string,
     readonly dataDir: string,
-    readonly head: LocalProcess,
+    private headProcess: LocalProcess,
     readonly nodes: LocalProcess[],
     private readonly ownsDataDir: boolean,
     private readonly options: LocalClusterOptions,
@@ -64,12 +64,8 @@ export class LocalCluster {
     const ownsDataDir = options.dataDir === undefined;
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "shoal-local-"));
     const token = options.token ?? randomBytes(24).toString("base64url");
-    const host = options.host ?? "127.0.0.1";
     const env = { ...process.env, SHOAL_TOKEN: token, SHOAL_LOG_LEVEL: options.logLevel ?? "warn" };
-    const headArgs = ["start", "--head", "--host", host, "--port", String(options.port ?? 0), "--data-dir", join(dataDir, "head")];
-    if (options.heartbeatIntervalMs !== undefined) headArgs.push("--heartbeat-interval-ms", String(options.heartbeatIntervalMs));
-    if (options.nodeTimeoutMs !== undefined) headArgs.push("--node-timeout-ms", String(options.nodeTimeoutMs));
-    const head = await startProcess("head", headArgs, env, dataDir);
+    const head = await startProcess("head", headArgs(options, dataDir, options.port ?? 0), env, dataDir);
     const specs = typeof options.nodes === "object" ? options.nodes : Array.from({ length: options.nodes ?? 2 }, () => ({}));
     const cluster = new LocalCluster(head.address, token, dataDir, head, [], ownsDataDir, options);
     try {
@@ -79,6 +75,21 @@ export class LocalCluster {
       throw error;
     }
     return cluster;
+  }
+
+  get head(): LocalProcess {
+    return this.headProcess;
+  }
+
+  /**
+   * Starts the head again on the same port and data directory (after it was killed): nodes and clients
+   * reconnect to it by themselves.
+   */
+  async restartHead(): Promise<LocalProcess> {
+    const port = Number(this.address.slice(this.address.lastIndexOf(":") + 1));
+    const env = { ...process.env, SHOAL_TOKEN: this.token, SHOAL_LOG_LEVEL: this.options.logLevel ?? "warn" };
+    this.headProcess = await startProcess("head", headArgs(this.options, this.dataDir, port), env, this.dataDir);
+    return this.headProcess;
   }
 
   /** Starts one more node process and waits until it has joined. */
@@ -98,7 +109,7 @@ export class LocalCluster {
 
   /** Resolves when the head process exits (for instance after `shoal stop`). */
   headExited(): Promise<void> {
-    const child = this.head.child;
+    const child = this.headProcess.child;
     if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     return new Promise((resolve) => child.once("exit", () => resolve()));
   }
@@ -107,9 +118,16 @@ export class LocalCluster {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.all([...this.nodes.filter((node) => node !== undefined), this.head].map((process) => terminate(process.child)));
+    await Promise.all([...this.nodes.filter((node) => node !== undefined), this.headProcess].map((process) => terminate(process.child)));
     if (this.ownsDataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+function headArgs(options: LocalClusterOptions, dataDir: string, port: number): string[] {
+  const args = ["start", "--head", "--host", options.host ?? "127.0.0.1", "--port", String(port), "--data-dir", join(dataDir, "head")];
+  if (options.heartbeatIntervalMs !== undefined) args.push("--heartbeat-interval-ms", String(options.heartbeatIntervalMs));
+  if (options.nodeTimeoutMs !== undefined) args.push("--node-timeout-ms", String(options.nodeTimeoutMs));
+  return args;
 }
 
 /** Spawns `shoal start ...` and resolves when it prints its ready line; rejects with its log tail if it dies first. */

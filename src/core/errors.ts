@@ -11,6 +11,8 @@ export type ErrorCode =
   | "auth"
   | "capacity"
   | "not_found"
+  /** A task's input could not be fetched from the node that holds it (that node may be dying). */
+  | "object_unavailable"
   | "internal";
 
 /** The serialisable form of an error, as it crosses the wire. */
@@ -127,6 +129,7 @@ export function errorFromInfo(info: ErrorInfo): ShoalError {
     case "worker_crashed":
       return new TaskError(info);
     case "not_found":
+    case "object_unavailable":
     case "internal":
       return new ShoalError(info.code, info.message, info.retryable);
   }

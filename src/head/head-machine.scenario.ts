@@ -26,7 +26,7 @@
 //   submit j1 t1[,t2...] square [cpus=1] [gpu=1] [zone=eu] [deps=t0,o1] [retries=3] [priority=0] [retry-exceptions]
 //                                      one tasks_submitted event; cpus defaults to 1, retries to the API's 3
 //   result n1 t1 attempt=1 done [size=8] [inline=text]
-//   result n1 t1 attempt=1 failed system|user|cancelled
+//   result n1 t1 attempt=1 failed system|user|cancelled|unavailable   (unavailable: an input could not be fetched)
 //   cancel j1 t1[,t2...] | release j1 o1[,o2...]
 //   put j1 o1 [value=text] | pending j1 o1 | added n1 o1 size=100
 //   unrecoverable j1 o1[,o2...]       the owner cannot rebuild these lost objects (a lost result is rebuilt
@@ -422,6 +422,8 @@ function taskResultOf(args: Args): TaskResult {
       return { status: "failed", taskId, attempt, runMs: 1, systemFailure: false, error: { code: "task_failed", message: "Error: boom", retryable: false, errorName: "Error" } };
     case "cancelled":
       return { status: "failed", taskId, attempt, runMs: 1, systemFailure: false, error: { code: "task_cancelled", message: "cancelled on the node", retryable: false } };
+    case "unavailable":
+      return { status: "failed", taskId, attempt, runMs: 1, systemFailure: true, error: { code: "object_unavailable", message: "input t0 could not be fetched", retryable: true } };
     default:
       throw new Error(`failed takes system, user or cancelled, got ${how}`);
   }

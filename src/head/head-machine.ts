@@ -53,7 +53,8 @@ export type HeadEffect =
   | { kind: "node_died"; nodeId: string }
   | { kind: "objects_lost"; clientId: string; objectId: string };
 
-type TaskState = "waiting" | "ready" | "assigned";
+/** waiting: for inputs; ready: queued; assigned: on a node; parked: its node could not fetch an input, retried shortly. */
+type TaskState = "waiting" | "ready" | "assigned" | "parked";
 
 interface TaskRecord {
   readonly spec: TaskSpec;
@@ -64,6 +65,10 @@ interface TaskRecord {
   attempt: number;
   nodeId: string | undefined;
   cancelled: boolean;
+  /** Times its node could not fetch an input (bounded separately: the input's holder is at fault). */
+  inputMisses: number;
+  /** Attempts not charged to the retry budget: an unreachable input, an assignment lost in flight. */
+  unchargedAttempts: number;
 }
 
 export interface JobCounts {
@@ -98,6 +103,8 @@ export class HeadMachine {
   private readonly readyQueue = new ReadyQueue<TaskRecord>();
   readonly objects = new ObjectDirectory();
   private readonly orphans: OrphanLedger;
+  /** Tasks waiting out a short delay before another try at fetching their inputs, with when to retry. */
+  private parked: Array<{ task: TaskRecord; untilMs: number }> = [];
   private nowMs = 0;
   private effects: HeadEffect[] = [];
   private scheduleNeeded = false;
@@ -117,6 +124,7 @@ export class HeadMachine {
         for (const nodeId of this.membership.tick(event.nowMs)) this.nodeDied(nodeId);
         for (const nodeId of this.nodes.keys()) this.syncState(nodeId);
         if (this.orphans.size > 0) this.expireOrphans();
+        if (this.parked.length > 0) this.unpark();
         break;
       case "node_joined":
         this.nodeJoined(event);
@@ -267,6 +275,7 @@ export class HeadMachine {
     for (const task of [...node.tasks]) {
       if (held.has(`${task.spec.taskId}#${task.attempt}`)) continue;
       this.unassign(task);
+      task.unchargedAttempts += 1; // it never reached the node
       this.requeue(task);
     }
     this.adoptObjects(node.nodeId, inventory);
@@ -277,10 +286,19 @@ export class HeadMachine {
    * little) is matched now; the rest waits in the orphan ledger for its owner to resubmit or reclaim it.
    */
   private adopt(nodeId: string, inventory: Inventory): void {
+    const node = this.nodes.get(nodeId) as NodeEntry;
     for (const { taskId, attempt } of inventory.tasks) {
       const task = this.tasks.get(taskId);
-      if (task === undefined && this.objects.get(taskId) === undefined) this.orphans.addTask(taskId, nodeId, attempt, this.nowMs);
-      else if (task?.nodeId !== nodeId) this.effects.push({ kind: "cancel_on_node", nodeId, taskId }); // redundant copy
+      if (task === undefined) {
+        if (this.objects.get(taskId) === undefined) this.orphans.addTask(taskId, nodeId, attempt, this.nowMs);
+        else this.effects.push({ kind: "cancel_on_node", nodeId, taskId }); // finished meanwhile
+      } else if (task.state !== "assigned") {
+        // Resubmitted by its owner before this node came back: take over the attempt already running here.
+        task.attempt = Math.max(task.attempt, attempt);
+        this.placeOn(task, node);
+      } else if (task.nodeId !== nodeId) {
+        this.effects.push({ kind: "cancel_on_node", nodeId, taskId }); // running elsewhere already
+      }
     }
     this.adoptObjects(nodeId, inventory);
   }
@@ -385,7 +403,7 @@ export class HeadMachine {
     // Duplicate submissions are idempotent: a finished task's outcome is sent again (the owner may have
     // missed it while reconnecting, and takes it once); a lost result is rebuilt.
     if (existing !== undefined && !existing.lost) return this.redeliver(job, existing);
-    if (existing !== undefined && !this.allowRebuild(existing, spec)) return;
+    if (existing !== undefined && !this.allowRebuild(existing, spec)) return this.redeliver(job, existing);
     const task: TaskRecord = {
       spec,
       job,
@@ -394,6 +412,8 @@ export class HeadMachine {
       attempt: 0,
       nodeId: undefined,
       cancelled: false,
+      inputMisses: 0,
+      unchargedAttempts: 0,
     };
     this.tasks.set(spec.taskId, task);
     if (existing === undefined) this.objects.declare(spec.taskId, jobId);
@@ -410,9 +430,9 @@ export class HeadMachine {
       return;
     }
     if (this.claimOrphan(task)) return;
+    this.countDependants(task);
     for (const ref of spec.refs) {
       const entry = this.objects.get(ref.objectId);
-      if (entry !== undefined) entry.dependants += 1;
       if (entry === undefined || entry.state === "failed") {
         const reason = entry?.error?.message ?? `object ${ref.objectId} is unknown to the head (released or never put)`;
         this.finishFailed(task, dependencyError(task, ref.objectId, reason));
@@ -424,6 +444,14 @@ export class HeadMachine {
       }
     }
     if (task.depsMissing === 0) this.makeReady(task);
+  }
+
+  /** Every input of a new task counts it as a dependant (forgetTask uncounts them all, so count them all). */
+  private countDependants(task: TaskRecord): void {
+    for (const ref of task.spec.refs) {
+      const entry = this.objects.get(ref.objectId);
+      if (entry !== undefined) entry.dependants += 1;
+    }
   }
 
   private redeliver(job: JobEntry, entry: ObjectEntry): void {
@@ -463,10 +491,7 @@ export class HeadMachine {
     const orphan = "result" in claim ? claim.result : claim.running;
     const node = this.nodes.get(orphan.nodeId);
     if (node === undefined || node.state === "dead") return false;
-    for (const ref of task.spec.refs) {
-      const entry = this.objects.get(ref.objectId);
-      if (entry !== undefined) entry.dependants += 1;
-    }
+    this.countDependants(task);
     task.attempt = "result" in claim ? claim.result.result.attempt : claim.running.attempt;
     this.placeOn(task, node);
     if ("result" in claim) this.taskResult(node.nodeId, claim.result.result);
@@ -483,7 +508,7 @@ export class HeadMachine {
     this.scheduleNeeded = false;
     if (this.readyQueue.size === 0) return;
     this.readyQueue.schedule((task) => {
-      if (task.cancelled || this.tasks.get(task.spec.taskId) !== task) return "drop";
+      if (task.cancelled || task.state !== "ready" || this.tasks.get(task.spec.taskId) !== task) return "drop";
       const lostInput = this.failedInput(task);
       if (lostInput !== undefined) {
         this.finishFailed(task, dependencyError(task, lostInput.objectId, lostInput.reason));
@@ -605,6 +630,7 @@ export class HeadMachine {
     }
     const node = this.nodes.get(nodeId);
     this.unassign(task);
+    if (result.status === "failed" && result.error.code === "object_unavailable") return this.park(task, result.error);
     if (node !== undefined) this.learnRunTime(node, result.runMs);
     if (result.status === "done") {
       if (node !== undefined) node.tasksDone += 1;
@@ -616,6 +642,29 @@ export class HeadMachine {
     const retryable = result.systemFailure || (task.spec.retryExceptions && error.code === "task_failed");
     if (retryable) this.retryOrFail(task, error);
     else this.finishFailed(task, error);
+  }
+
+  /**
+   * Its node could not fetch an input: the holder may be dying (then the input is rebuilt and the task
+   * waits for it) or briefly unreachable. Try again shortly, without using up an attempt, within a bound.
+   */
+  private park(task: TaskRecord, error: ErrorInfo): void {
+    task.inputMisses += 1;
+    task.unchargedAttempts += 1;
+    if (task.inputMisses > inputMissesMax) {
+      const message = `${error.message}; its inputs stayed unreachable for ${task.inputMisses} tries`;
+      this.finishFailed(task, { ...error, code: "dependency_failed", message, retryable: false });
+      return;
+    }
+    task.state = "parked";
+    this.parked.push({ task, untilMs: this.nowMs + inputRetryDelayMs });
+  }
+
+  private unpark(): void {
+    const due = this.parked.filter((entry) => entry.untilMs <= this.nowMs);
+    if (due.length === 0) return;
+    this.parked = this.parked.filter((entry) => entry.untilMs > this.nowMs);
+    for (const { task } of due) if (task.state === "parked" && this.tasks.get(task.spec.taskId) === task) this.requeue(task);
   }
 
   /** Resizes a node's in-flight bound from how long its tasks take (see limits.nodeBacklogTargetMs). */
@@ -636,10 +685,11 @@ export class HeadMachine {
    */
   private retryOrFail(task: TaskRecord, error: ErrorInfo): void {
     if (task.state === "assigned") this.unassign(task);
-    if (task.cancelled || task.attempt <= task.spec.retries) {
+    const attemptsUsed = task.attempt - task.unchargedAttempts;
+    if (task.cancelled || attemptsUsed <= task.spec.retries) {
       this.requeue(task); // which fails a cancelled task as cancelled
     } else {
-      const attempts = task.attempt === 1 ? "1 attempt" : `${task.attempt} attempts`;
+      const attempts = attemptsUsed === 1 ? "1 attempt" : `${attemptsUsed} attempts`;
       const message = `${error.message}; gave up after ${attempts}`;
       this.finishFailed(task, { ...error, message, taskName: task.spec.name, taskId: task.spec.taskId, attempt: task.attempt });
     }
@@ -776,7 +826,8 @@ export class HeadMachine {
 
   /** Deletes an object its owner released, once it is settled and no unfinished task reads it. */
   private deleteIfUnneeded(entry: ObjectEntry): void {
-    if (entry.released && entry.state !== "pending" && entry.dependants === 0 && this.objects.get(entry.objectId) === entry) {
+    const settled = entry.state !== "pending" || (entry.lost && !this.tasks.has(entry.objectId));
+    if (entry.released && settled && entry.dependants === 0 && this.objects.get(entry.objectId) === entry) {
       this.deleteObject(entry);
     }
   }
@@ -800,6 +851,10 @@ export interface NodeSummary {
   tasksFailed: number;
   lastHeardAgoMs: number;
 }
+
+/** An unreachable input is retried every half second, for up to ten seconds (nodes are declared dead sooner). */
+const inputRetryDelayMs = 500;
+const inputMissesMax = 20;
 
 function newJob(jobId: string, clientId: string, nowMs: number): JobEntry {
   return {

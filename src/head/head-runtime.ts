@@ -184,7 +184,8 @@ export class HeadRuntime {
       address: request.dataAddress,
       resources: request.resources,
       labels: request.labels,
-      ...(request.inventory !== undefined && { inventory: request.inventory }),
+      // A node that joins under a new id drops its old tasks (they were retried elsewhere); its objects stay.
+      ...(request.inventory !== undefined && { inventory: keepId ? request.inventory : { tasks: [], objects: request.inventory.objects } }),
     });
     void this.options.store
       .putNode({

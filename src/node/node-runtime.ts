@@ -144,6 +144,9 @@ export class NodeRuntime {
       role: "node",
       log: this.options.log,
     });
+    // What we hold now: if the head gives us a new id, exactly these are dropped (not assignments that
+    // arrive on the new connection, which may be processed before the register reply's continuation runs).
+    const heldBefore = new Map(this.assigned);
     connection.setHandlers({
       onMessage: (message) => this.fromHead(message),
       onRequest: (request) => {
@@ -163,7 +166,7 @@ export class NodeRuntime {
     if (this.nodeIdValue !== undefined && reply.nodeId !== this.nodeIdValue) {
       // We were declared dead: the head has retried our tasks elsewhere, so drop ours.
       this.options.log.warn({ old: this.nodeIdValue, new: reply.nodeId }, "rejoined as a new member; dropping old tasks");
-      this.dropAllTasks();
+      this.dropTasks(heldBefore);
     }
     this.nodeIdValue = reply.nodeId;
     this.head = connection;
@@ -283,7 +286,11 @@ export class NodeRuntime {
   private async objectBytes(objectId: string, locations: Array<{ address: string }>): Promise<Uint8Array> {
     const local = this.store.get(objectId);
     if (local !== undefined) return local;
-    return this.peers.fetch(objectId, locations.map((location) => location.address));
+    try {
+      return await this.peers.fetch(objectId, locations.map((location) => location.address));
+    } catch (error) {
+      throw new ShoalError("object_unavailable", `input ${objectId} could not be fetched: ${(error as Error).message}`, true);
+    }
   }
 
   /**
@@ -325,11 +332,16 @@ export class NodeRuntime {
     this.report(assignment, { code: "task_cancelled", message: `task ${assignment.name}#${taskId} was cancelled`, retryable: false }, false);
   }
 
-  private dropAllTasks(): void {
-    for (const taskId of [...this.assigned.keys()]) this.pool?.cancel(taskId);
-    this.assigned.clear();
-    this.localQueue.length = 0;
-    this.pendingResults = [];
+  /** Forgets tasks of a previous membership: their results would be fenced off anyway, so stop their work. */
+  private dropTasks(previous: Map<string, Assignment>): void {
+    for (const [taskId, assignment] of previous) {
+      if (this.assigned.get(taskId) !== assignment) continue; // reassigned to us since: keep the new one
+      this.assigned.delete(taskId);
+      this.pool?.cancel(taskId);
+      const queued = this.localQueue.findIndex((local) => local.assignment === assignment);
+      if (queued >= 0) this.localQueue.splice(queued, 1);
+    }
+    this.pendingResults = this.pendingResults.filter((result) => !previous.has(result.taskId));
   }
 
   private onOutcomes(outcomes: PoolOutcome[]): void {
@@ -338,9 +350,9 @@ export class NodeRuntime {
         const runMs = outcome.outcome.runMs;
         this.runMsAverage = this.runMsAverage === undefined ? runMs : this.runMsAverage * 0.9 + runMs * 0.1;
       }
-      const taskId = outcome.kind === "finished" ? outcome.outcome.taskId : outcome.task.taskId;
+      const { taskId, attempt } = outcome.kind === "finished" ? outcome.outcome : outcome.task;
       const assignment = this.assigned.get(taskId);
-      if (assignment === undefined) continue;
+      if (assignment === undefined || assignment.attempt !== attempt) continue; // an outcome of a superseded attempt
       switch (outcome.kind) {
         case "finished":
           if (outcome.outcome.ok) this.reportDone(assignment, outcome.outcome.value, outcome.outcome.runMs);

@@ -37,6 +37,7 @@ export const errorInfoSchema = object({
     "auth",
     "capacity",
     "not_found",
+    "object_unavailable",
     "internal",
   ),
   message: str(65_536),

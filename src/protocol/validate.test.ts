@@ -21,7 +21,7 @@ import { validateMessage, validateReplyBody } from "./validate.js";
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
 const errorCodes =
-  "task_failed|task_cancelled|dependency_failed|worker_crashed|timeout|connection_closed|protocol|auth|capacity|not_found|internal";
+  "task_failed|task_cancelled|dependency_failed|worker_crashed|timeout|connection_closed|protocol|auth|capacity|not_found|object_unavailable|internal";
 
 const taskSpec: TaskSpec = {
   taskId: "t-1",
