@@ -22,6 +22,8 @@ program
   .option("--host <host>", "address to bind (default 127.0.0.1; a node joining a remote head: 0.0.0.0, advertising the address it reaches the head from)")
   .option("--port <port>", "head port (0 picks a free one)", port, 7340)
   .option("--data-dir <dir>", "where the head keeps its store and token, or the node its code cache")
+  .option("--store <store>", "head: sqlite (default, in --data-dir) or etcd://HOST:PORT,... for several heads, one leading (HA)")
+  .option("--advertise <host:port>", "head with --store etcd: where nodes and clients reach this head")
   .option("--token <token>", "cluster token (env SHOAL_TOKEN); a head without one generates and stores one")
   .option("--cpus <n>", "node: CPUs to offer (default: all)", positiveNumber("--cpus"))
   .option("--memory <bytes>", "node: memory to offer in bytes (default: all)", positiveNumber("--memory"))

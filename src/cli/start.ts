@@ -2,7 +2,7 @@
 
 import { join } from "node:path";
 import { createLogger } from "../observability/log.js";
-import { loadOrCreateToken, startHead } from "../head/main.js";
+import { checkToken, HighAvailabilityHead, loadOrCreateToken, startHead } from "../head/main.js";
 import { startNode } from "../node/main.js";
 import { defaultHeadDataDir, envValue, shoalHome } from "./options.js";
 
@@ -22,6 +22,8 @@ export interface StartFlags {
   heartbeatIntervalMs?: number;
   nodeTimeoutMs?: number;
   exitWithParent?: boolean;
+  store?: string;
+  advertise?: string;
 }
 
 export async function startCommand(flags: StartFlags): Promise<void> {
@@ -32,6 +34,7 @@ export async function startCommand(flags: StartFlags): Promise<void> {
 }
 
 async function startHeadCommand(flags: StartFlags): Promise<void> {
+  if (flags.store !== undefined && flags.store !== "sqlite") return startHighAvailabilityHead(flags, flags.store);
   const dataDir = flags.dataDir ?? defaultHeadDataDir;
   const { token, generated } = loadOrCreateToken(dataDir, flags.token ?? envValue("SHOAL_TOKEN"));
   const head = await startHead({
@@ -53,11 +56,38 @@ async function startHeadCommand(flags: StartFlags): Promise<void> {
   say(`join a node with:  shoal start --address ${joinAddress}   (with SHOAL_TOKEN set)`);
   if (joinAddress !== head.address) say("(the head listens on every interface: nodes and clients can reach it on any of this machine's addresses)");
   say(`ready ${head.address}`);
-  const stop = (): void => {
-    void head.stop().then(() => process.exit(0));
-  };
-  head.onShutdownRequested = stop;
-  onSignals(stop, flags.exitWithParent === true);
+  // A signal stops this head only (nodes and clients wait for it to come back); `shoal stop` stops the cluster.
+  onSignals(() => void head.stop("leave").then(() => process.exit(0)), flags.exitWithParent === true);
+  head.onShutdownRequested = () => void head.stop("shutdown", "the cluster was asked to stop").then(() => process.exit(0));
+}
+
+/** `--store etcd://h1:2379,h2:2379`: one of several heads; etcd elects the leader, the others stand by. */
+async function startHighAvailabilityHead(flags: StartFlags, store: string): Promise<void> {
+  const match = /^etcd:\/\/(.+)$/.exec(store);
+  if (match?.[1] === undefined) throw new Error(`--store takes sqlite or etcd://HOST:PORT[,HOST:PORT...], got ${store}`);
+  const endpoints = match[1].split(",").map((endpoint) => endpoint.trim()).filter((endpoint) => endpoint !== "");
+  const token = flags.token ?? envValue("SHOAL_TOKEN");
+  if (token === undefined) throw new Error("a head with --store etcd needs the cluster token (--token or SHOAL_TOKEN): every head must share it");
+  const host = flags.host ?? "127.0.0.1";
+  const wildcard = host === "0.0.0.0" || host === "::";
+  if (wildcard && flags.advertise === undefined) throw new Error("with --host 0.0.0.0 and --store etcd, give --advertise HOST:PORT: where nodes and clients reach this head");
+  const advertiseAddress = flags.advertise ?? `${host}:${flags.port}`;
+  const say = (line: string): boolean => process.stdout.write(`${line}\n`);
+  const head = new HighAvailabilityHead({
+    endpoints,
+    advertiseAddress,
+    host,
+    port: flags.port,
+    token: checkToken(token),
+    log: createLogger("head"),
+    ...(flags.heartbeatIntervalMs !== undefined && { heartbeatIntervalMs: flags.heartbeatIntervalMs }),
+    ...(flags.nodeTimeoutMs !== undefined && { nodeTimeoutMs: flags.nodeTimeoutMs }),
+    onRole: (role, address) => say(role === "leader" ? `leading the cluster at ${address}` : `standing by at ${address} (etcd ${endpoints.join(",")})`),
+  });
+  await head.start();
+  say(`ready ${advertiseAddress}`);
+  onSignals(() => void head.stop().then(() => process.exit(0)), flags.exitWithParent === true);
+  head.onShutdownRequested = () => process.exit(0);
 }
 
 async function startNodeCommand(address: string, flags: StartFlags): Promise<void> {

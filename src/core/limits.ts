@@ -57,7 +57,7 @@ export const limits = {
   putReplicas: 2,
   /** Reconnect backoff for nodes and clients. */
   reconnectDelayMs: 100,
-  reconnectDelayMsMax: 5_000,
+  reconnectDelayMsMax: 2_000,
   /** Items per map chunk at most; larger chunks hurt load balance and progress granularity. */
   mapChunkItemsMax: 1_024,
   /** Map chunks aimed for per CPU slot, so the tail of a map stays balanced. */

@@ -83,12 +83,17 @@ export class HeadRuntime {
     this.options.log.info({ address: this.address }, "head listening");
   }
 
-  async stop(reason = "head stopping"): Promise<void> {
+  /**
+   * Stops this head. "shutdown" stops the whole cluster: nodes are told to exit and jobs end. "leave" stops
+   * only this process (a restart, or a leader stepping down): nodes and clients reconnect to the next head
+   * and resume, so jobs stay running in the store.
+   */
+  async stop(mode: "shutdown" | "leave", reason = "head stopping"): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.tickTimer);
     for (const session of this.nodeSessions.values()) {
-      session.connection.send({ kind: "shutdown", reason });
+      if (mode === "shutdown") session.connection.send({ kind: "shutdown", reason });
       session.connection.close();
     }
     for (const session of this.clientSessions.values()) {
@@ -96,7 +101,7 @@ export class HeadRuntime {
       session.connection?.close();
     }
     await this.listener?.close();
-    for (const session of this.clientSessions.values()) await this.endJob(session, "finished");
+    if (mode === "shutdown") for (const session of this.clientSessions.values()) await this.endJob(session, "finished");
     await this.options.store.close();
   }
 

@@ -33,4 +33,5 @@ export async function startHead(options: StartHeadOptions): Promise<HeadRuntime>
   }
   return head;
 }
-export { loadOrCreateToken } from "./token.js";
+export { checkToken, loadOrCreateToken } from "./token.js";
+export { HighAvailabilityHead } from "./high-availability.js";
