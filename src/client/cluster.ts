@@ -42,6 +42,8 @@ export interface ClusterInit {
   token: string;
   log: Logger;
   onClose?: () => Promise<void>;
+  /** Print what tasks print (default true). */
+  showLogs?: boolean;
 }
 
 export class Cluster {
@@ -65,8 +67,10 @@ export class Cluster {
   private cpusTotal: number;
   private closed: Error | undefined;
   private readonly onClose: (() => Promise<void>) | undefined;
+  private readonly showLogs: boolean;
 
   constructor(init: ClusterInit) {
+    this.showLogs = init.showLogs ?? true;
     this.session = init.session;
     const job = init.session.job;
     this.jobId = job.jobId;
@@ -325,6 +329,9 @@ export class Cluster {
       case "objects_lost":
         for (const objectId of message.objectIds) this.rebuild(objectId);
         return;
+      case "client_logs":
+        this.printLogs(message);
+        return;
       default:
         throw new ShoalError("protocol", `the head sent a client ${message.kind}`, false);
     }
@@ -358,6 +365,15 @@ export class Cluster {
     const reason = "it was put (or its lineage was dropped), and no copy is left";
     this.session.send({ kind: "objects_unrecoverable", objectIds: [objectId], reason });
     this.table.resolve(objectId, { state: "failed", error: { code: "dependency_failed", message: `object ${objectId} was lost: ${reason}`, retryable: false } });
+  }
+
+  /** What tasks print appears here too, prefixed with the task and its node (quiet with `logs: false`). */
+  private printLogs(message: OneWay<"client_logs">): void {
+    if (!this.showLogs) return;
+    for (const entry of message.entries) {
+      const prefix = `(${entry.name} ${entry.nodeId})`;
+      for (const line of entry.lines) (line.stream === "stderr" ? process.stderr : process.stdout).write(`${prefix} ${line.text}\n`);
+    }
   }
 
   /** Back on a (possibly restarted) head: tell it what we hold, then resend what it may not have. */

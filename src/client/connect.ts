@@ -19,6 +19,8 @@ export interface ConnectOptions {
   jobName?: string;
   /** For tools that only look at or stop the cluster (status, stop): no job is started or recorded. */
   admin?: boolean;
+  /** Print what tasks print, prefixed with task and node (default true). */
+  logs?: boolean;
   /** How long to keep trying to reach a lost head before failing pending calls (default 60 s). */
   reconnectMs?: number;
   /** Options for the embedded local cluster (when no address is given). */
@@ -56,7 +58,13 @@ async function connectTo(address: string, token: string, options: ConnectOptions
     log,
     ...(options.reconnectMs !== undefined && { reconnectMs: options.reconnectMs }),
   });
-  return new Cluster({ session, token, log, ...(local !== undefined && { onClose: () => local.stop() }) });
+  return new Cluster({
+    session,
+    token,
+    log,
+    ...(options.logs !== undefined && { showLogs: options.logs }),
+    ...(local !== undefined && { onClose: () => local.stop() }),
+  });
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -13,6 +13,8 @@ import type { MetadataStore, JobRecord } from "../store/metadata-store.js";
 import type { Connection } from "../transport/connection.js";
 import { formatAddress, listen, type Listener } from "../transport/tcp.js";
 import { defaultHeadConfig, HeadMachine, type HeadConfig, type HeadEffect } from "./head-machine.js";
+import { HeadObserver } from "./head-observer.js";
+import type { TaskLogs } from "./log-store.js";
 
 export interface HeadOptions {
   host: string;
@@ -47,6 +49,8 @@ const tickIntervalMs = 100;
 
 export class HeadRuntime {
   private readonly machine: HeadMachine;
+  /** Task stream, logs, metrics: what the head keeps only to show the cluster. */
+  readonly observer = new HeadObserver();
   private readonly clock: Clock;
   private readonly nodeSessions = new Map<string, NodeSession>();
   private readonly clientSessions = new Map<string, ClientSession>();
@@ -226,6 +230,7 @@ export class HeadRuntime {
         session.objectsBytes = message.objectsBytes;
         return;
       case "task_results":
+        this.forwardLogs(this.observer.reported(session.nodeId, message.results));
         this.step({ kind: "task_results", nodeId: session.nodeId, results: message.results });
         return;
       case "object_added":
@@ -490,6 +495,7 @@ export class HeadRuntime {
       switch (effect.kind) {
         case "assign":
           pushTo(assignments, effect.nodeId, effect.assignment);
+          this.observer.assigned(effect.nodeId, effect.assignment);
           break;
         case "client_result":
           pushTo(results, effect.clientId, effect.result);
@@ -519,6 +525,17 @@ export class HeadRuntime {
     }
     for (const [clientId, objectIds] of lost) {
       this.clientSessions.get(clientId)?.connection?.send({ kind: "objects_lost", objectIds });
+    }
+  }
+
+  /** Lines tasks printed go to their job's client, which shows them like its own output. */
+  private forwardLogs(byJob: Map<string, TaskLogs[]>): void {
+    for (const [jobId, entries] of byJob) {
+      const session = [...this.clientSessions.values()].find((candidate) => candidate.jobId === jobId);
+      session?.connection?.send({
+        kind: "client_logs",
+        entries: entries.map((entry) => ({ taskId: entry.taskId, name: entry.name, nodeId: entry.nodeId, lines: entry.lines })),
+      });
     }
   }
 

@@ -6,7 +6,7 @@ import { ConnectionClosedError, ProtocolError, ShoalError, TimeoutError, type Er
 import { limits } from "../core/limits.js";
 import type { Logger } from "../core/logger.js";
 import type { Labels, Resources } from "../core/resources.js";
-import type { Assignment, Inventory, OneWay, Request, TaskResult } from "../protocol/messages.js";
+import type { Assignment, Execution, Inventory, OneWay, Request, TaskResult } from "../protocol/messages.js";
 import type { Connection } from "../transport/connection.js";
 import { PartAssembler, PeerLinks, sendParts } from "../transport/object-transfer.js";
 import { dial, formatAddress, listen, parseAddress, type Listener } from "../transport/tcp.js";
@@ -354,19 +354,22 @@ export class NodeRuntime {
       const assignment = this.assigned.get(taskId);
       if (assignment === undefined || assignment.attempt !== attempt) continue; // an outcome of a superseded attempt
       switch (outcome.kind) {
-        case "finished":
-          if (outcome.outcome.ok) this.reportDone(assignment, outcome.outcome.value, outcome.outcome.runMs);
+        case "finished": {
+          const ran = outcome.outcome;
+          const execution: Execution = { workerPid: outcome.workerPid, startedAtMs: ran.startedAtMs, logs: ran.logs };
+          if (ran.ok) this.reportDone(assignment, ran.value, ran.runMs, execution);
           else {
-            const { errorName, message, stack } = outcome.outcome;
-            this.report(assignment, {
+            const error: ErrorInfo = {
               code: "task_failed",
-              message: `task ${assignment.name}#${taskId} threw ${errorName}: ${message}`,
+              message: `task ${assignment.name}#${taskId} threw ${ran.errorName}: ${ran.message}`,
               retryable: false,
-              errorName,
-              ...(stack !== undefined && { remoteStack: stack }),
-            }, false, outcome.outcome.runMs);
+              errorName: ran.errorName,
+              ...(ran.stack !== undefined && { remoteStack: ran.stack }),
+            };
+            this.report(assignment, error, false, ran.runMs, execution);
           }
           break;
+        }
         case "crashed":
           this.report(assignment, {
             code: "worker_crashed",
@@ -388,8 +391,8 @@ export class NodeRuntime {
     }
   }
 
-  private reportDone(assignment: Assignment, value: Uint8Array, runMs: number): void {
-    const base = { status: "done" as const, taskId: assignment.taskId, attempt: assignment.attempt, runMs, size: value.length };
+  private reportDone(assignment: Assignment, value: Uint8Array, runMs: number, execution: Execution): void {
+    const base = { status: "done" as const, taskId: assignment.taskId, attempt: assignment.attempt, runMs, size: value.length, execution };
     if (value.length <= limits.inlineObjectBytesMax) {
       this.queueResult(assignment, { ...base, inline: value });
       return;
@@ -397,13 +400,13 @@ export class NodeRuntime {
     try {
       this.store.put(assignment.taskId, value);
     } catch (error) {
-      this.report(assignment, { code: "capacity", message: (error as Error).message, retryable: true }, true, runMs);
+      this.report(assignment, { code: "capacity", message: (error as Error).message, retryable: true }, true, runMs, execution);
       return;
     }
     this.queueResult(assignment, base);
   }
 
-  private report(assignment: Assignment, error: ErrorInfo, systemFailure: boolean, runMs = 0): void {
+  private report(assignment: Assignment, error: ErrorInfo, systemFailure: boolean, runMs = 0, execution?: Execution): void {
     this.queueResult(assignment, {
       status: "failed",
       taskId: assignment.taskId,
@@ -411,6 +414,7 @@ export class NodeRuntime {
       runMs,
       error: { ...error, taskName: assignment.name, taskId: assignment.taskId, ...(this.nodeIdValue !== undefined && { nodeId: this.nodeIdValue }), attempt: assignment.attempt },
       systemFailure,
+      ...(execution !== undefined && { execution }),
     });
   }
 

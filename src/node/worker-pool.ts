@@ -7,7 +7,7 @@ import type { FromWorker, ToWorker, WorkerOutcome, WorkerTask } from "../protoco
 
 /** How one task on a worker ended, as the pool sees it. */
 export type PoolOutcome =
-  | { kind: "finished"; outcome: WorkerOutcome }
+  | { kind: "finished"; outcome: WorkerOutcome; workerPid: number }
   | { kind: "crashed"; task: WorkerTask; detail: string }
   | { kind: "timed_out"; task: WorkerTask; timeoutMs: number }
   | { kind: "cancelled"; task: WorkerTask };
@@ -170,7 +170,7 @@ export class WorkerPool {
         continue;
       }
       slot.inFlight.shift();
-      outcomes.push({ kind: "finished", outcome });
+      outcomes.push({ kind: "finished", outcome, workerPid: slot.pid ?? 0 });
     }
     if (outcomes.length > 0) this.armTimer(slot);
     this.options.onOutcomes(outcomes);

@@ -99,10 +99,18 @@ export const assignmentSchema = object({
 });
 export type Assignment = Infer<typeof assignmentSchema>;
 
+/** One line a task printed (console.log and friends), captured by its worker. */
+export const logLineSchema = object({ tMs: num, stream: literal("stdout", "stderr"), text: str(65_536) });
+export type LogLine = Infer<typeof logLineSchema>;
+
+/** Where and when an attempt ran, and what it printed (for the task stream, timelines and logs). */
+const executionSchema = object({ workerPid: uint, startedAtMs: num, logs: array(logLineSchema, 10_000) });
+export type Execution = Infer<typeof executionSchema>;
+
 /** A node's report of one attempt. `systemFailure` means the worker or node failed, not user code. */
 export const taskResultSchema = tagged("status", {
-  done: object({ taskId: id, attempt: uint, runMs: num, inline: optional(payload), size: uint }),
-  failed: object({ taskId: id, attempt: uint, runMs: num, error: errorInfoSchema, systemFailure: bool }),
+  done: object({ taskId: id, attempt: uint, runMs: num, inline: optional(payload), size: uint, execution: optional(executionSchema) }),
+  failed: object({ taskId: id, attempt: uint, runMs: num, error: errorInfoSchema, systemFailure: bool, execution: optional(executionSchema) }),
 });
 export type TaskResult = Infer<typeof taskResultSchema>;
 
@@ -166,9 +174,35 @@ const reclaimedObjectSchema = object({
 });
 export type ReclaimedObject = Infer<typeof reclaimedObjectSchema>;
 
+/** A node's hardware and work sample (see observability/api-types.ts NodeSample, which this checks). */
+const nodeSampleSchema = object({
+  tMs: num,
+  cpuPercent: num,
+  cpuPerCorePercent: array(num, 4096),
+  load1: num,
+  memoryUsedBytes: num,
+  memoryAvailableBytes: num,
+  swapUsedBytes: num,
+  diskUsedBytes: num,
+  diskTotalBytes: num,
+  diskReadBytesPerSec: num,
+  diskWriteBytesPerSec: num,
+  netRxBytesPerSec: num,
+  netTxBytesPerSec: num,
+  workers: array(object({ pid: uint, cpuPercent: num, rssBytes: num }), 4096),
+  tasksQueued: uint,
+  tasksRunning: uint,
+  tasksFinished: uint,
+  tasksFailed: uint,
+  objects: uint,
+  objectsBytes: uint,
+});
+
 /** Messages that expect no answer. */
 export const oneWaySchemas = {
-  heartbeat: object({ tasksQueued: uint, tasksRunning: uint, objects: uint, objectsBytes: uint }),
+  heartbeat: object({ tasksQueued: uint, tasksRunning: uint, objects: uint, objectsBytes: uint, sample: optional(nodeSampleSchema) }),
+  /** Head to client: lines its tasks printed, to show prefixed with task and node (like a local program's output). */
+  client_logs: object({ entries: array(object({ taskId: id, name, nodeId: id, lines: array(logLineSchema, 10_000) }), listMax) }),
   tasks_submit: object({ tasks: array(taskSpecSchema, listMax) }),
   task_assign: object({ tasks: array(assignmentSchema, listMax) }),
   task_results: object({ results: array(taskResultSchema, listMax) }),

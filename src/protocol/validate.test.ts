@@ -138,6 +138,10 @@ const validOneWay: { [K in OneWayKind]: OneWay<K> } = {
   objects_lost: { kind: "objects_lost", objectIds: ["t-3"] },
   objects_unrecoverable: { kind: "objects_unrecoverable", objectIds: ["o-9"], reason: "no lineage for a put" },
   job_end: { kind: "job_end" },
+  client_logs: {
+    kind: "client_logs",
+    entries: [{ taskId: "t-1", name: "square", nodeId: "n-1", lines: [{ tMs: 1_700_000_000_000, stream: "stdout", text: "hello" }] }],
+  },
 };
 
 /** A valid request and reply body of every request kind. */
@@ -278,6 +282,11 @@ const malformed: { [K in OneWayKind | RequestKind]: Malformed } = {
   // One-way messages without body fields can only be malformed in their kind, which is another test.
   job_end: { path: ["kind"], value: "job_ended", message: 'unknown message kind "job_ended"' },
   ping: { path: ["rid"], value: -2, message: "request ping has no valid rid" },
+  client_logs: {
+    path: ["entries", 0, "lines", 0, "stream"],
+    value: "stdin",
+    message: "malformed client_logs: client_logs.entries[0].lines[0].stream: expected one of stdout|stderr, got string",
+  },
   node_register: {
     path: ["resources"],
     value: [1],

@@ -13,9 +13,13 @@ export interface WorkerTask {
   refValues: Array<{ pos: number; value: Uint8Array }>;
 }
 
-export type WorkerOutcome =
-  | { taskId: string; attempt: number; ok: true; value: Uint8Array; runMs: number }
-  | { taskId: string; attempt: number; ok: false; runMs: number; errorName: string; message: string; stack?: string };
+import type { LogLine } from "./messages.js";
+
+/** How one task ran in a worker: its value or error, when it started (wall clock, display only), what it printed. */
+export type WorkerOutcome = { taskId: string; attempt: number; runMs: number; startedAtMs: number; logs: LogLine[] } & (
+  | { ok: true; value: Uint8Array }
+  | { ok: false; errorName: string; message: string; stack?: string }
+);
 
 export type ToWorker = { type: "run"; tasks: WorkerTask[] };
 export type FromWorker = { type: "ready" } | { type: "results"; results: WorkerOutcome[] };

@@ -2,6 +2,7 @@
 
 import { describeThrown } from "../core/errors.js";
 import { decodeValue, encodeValue } from "../protocol/values.js";
+import { LogCapture } from "./log-capture.js";
 import { runtimeSymbol, TaskRegistry, type TaskFunction } from "./task-registry.js";
 import type { FromWorker, ToWorker, WorkerOutcome, WorkerTask } from "../protocol/worker-messages.js";
 
@@ -17,8 +18,12 @@ function send(message: FromWorker): void {
   process.send?.(message);
 }
 
+const capture = new LogCapture();
+
 async function runOne(task: WorkerTask): Promise<WorkerOutcome> {
   const startedMs = performance.now();
+  const startedAtMs = Date.now();
+  capture.begin();
   try {
     const fn = await registry.lookup(task.bundleId, task.bundlePath, task.name);
     const args = decodeValue(task.args) as unknown[];
@@ -32,10 +37,11 @@ async function runOne(task: WorkerTask): Promise<WorkerOutcome> {
     } else {
       result = await fn(...args);
     }
-    return { taskId: task.taskId, attempt: task.attempt, ok: true, value: encodeValue(result), runMs: performance.now() - startedMs };
+    const value = encodeValue(result);
+    return { taskId: task.taskId, attempt: task.attempt, ok: true, value, runMs: performance.now() - startedMs, startedAtMs, logs: capture.end() };
   } catch (thrown) {
     const described = describeThrown(thrown);
-    return { taskId: task.taskId, attempt: task.attempt, ok: false, runMs: performance.now() - startedMs, ...described };
+    return { taskId: task.taskId, attempt: task.attempt, ok: false, runMs: performance.now() - startedMs, startedAtMs, logs: capture.end(), ...described };
   }
 }
 
