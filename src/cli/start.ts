@@ -2,7 +2,7 @@
 
 import { join } from "node:path";
 import { createLogger } from "../observability/log.js";
-import { checkToken, HighAvailabilityHead, loadOrCreateToken, startHead } from "../head/main.js";
+import { checkToken, dashboardDir, HighAvailabilityHead, loadOrCreateToken, startHead } from "../head/main.js";
 import { startNode } from "../node/main.js";
 import { defaultHeadDataDir, envValue, shoalHome } from "./options.js";
 
@@ -24,6 +24,9 @@ export interface StartFlags {
   exitWithParent?: boolean;
   store?: string;
   advertise?: string;
+  httpHost?: string;
+  httpPort?: number;
+  http?: boolean;
 }
 
 export async function startCommand(flags: StartFlags): Promise<void> {
@@ -45,9 +48,11 @@ async function startHeadCommand(flags: StartFlags): Promise<void> {
     log: createLogger("head"),
     ...(flags.heartbeatIntervalMs !== undefined && { heartbeatIntervalMs: flags.heartbeatIntervalMs }),
     ...(flags.nodeTimeoutMs !== undefined && { nodeTimeoutMs: flags.nodeTimeoutMs }),
+    ...httpOption(flags),
   });
   const say = (line: string): boolean => process.stdout.write(`${line}\n`);
   say(`shoal head listening on ${head.address} (data in ${dataDir})`);
+  if (head.httpUrl !== undefined) say(`dashboard ${head.httpUrl}`);
   if (generated) {
     say(`generated a cluster token, saved in ${join(dataDir, "token")} (mode 0600); it is shown only this once:`);
     say(`  export SHOAL_TOKEN=${token}`);
@@ -59,6 +64,12 @@ async function startHeadCommand(flags: StartFlags): Promise<void> {
   // A signal stops this head only (nodes and clients wait for it to come back); `shoal stop` stops the cluster.
   onSignals(() => void head.stop("leave").then(() => process.exit(0)), flags.exitWithParent === true);
   head.onShutdownRequested = () => void head.stop("shutdown", "the cluster was asked to stop").then(() => process.exit(0));
+}
+
+/** The dashboard and HTTP API: on by default, on loopback port 7341 (`--no-http` turns it off). */
+function httpOption(flags: StartFlags): { http?: { host: string; port: number } } {
+  if (flags.http === false) return {};
+  return { http: { host: flags.httpHost ?? "127.0.0.1", port: flags.httpPort ?? 7341 } };
 }
 
 /** `--store etcd://h1:2379,h2:2379`: one of several heads; etcd elects the leader, the others stand by. */
@@ -82,6 +93,7 @@ async function startHighAvailabilityHead(flags: StartFlags, store: string): Prom
     log: createLogger("head"),
     ...(flags.heartbeatIntervalMs !== undefined && { heartbeatIntervalMs: flags.heartbeatIntervalMs }),
     ...(flags.nodeTimeoutMs !== undefined && { nodeTimeoutMs: flags.nodeTimeoutMs }),
+    ...(httpOption(flags).http !== undefined && { http: { ...(httpOption(flags).http as { host: string; port: number }), dashboardDir } }),
     onRole: (role, address) => say(role === "leader" ? `leading the cluster at ${address}` : `standing by at ${address} (etcd ${endpoints.join(",")})`),
   });
   await head.start();

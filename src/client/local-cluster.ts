@@ -27,6 +27,8 @@ export interface LocalClusterOptions {
   dataDir?: string;
   heartbeatIntervalMs?: number;
   nodeTimeoutMs?: number;
+  /** Port of the head's dashboard and HTTP API (default 0: a free one; see `head.httpUrl`). */
+  httpPort?: number;
   /** Log level of the child processes (their logs go to files in the data directory). */
   logLevel?: string;
 }
@@ -39,6 +41,8 @@ export interface LocalProcess {
   readonly address: string;
   /** A node's id, once it has joined. */
   readonly nodeId: string | undefined;
+  /** The head's dashboard and HTTP API. */
+  readonly httpUrl: string | undefined;
 }
 
 /** The compiled CLI, found from this file whether it runs compiled (dist/src/client) or as source under tsx (src/client). */
@@ -125,6 +129,7 @@ export class LocalCluster {
 
 function headArgs(options: LocalClusterOptions, dataDir: string, port: number): string[] {
   const args = ["start", "--head", "--host", options.host ?? "127.0.0.1", "--port", String(port), "--data-dir", join(dataDir, "head")];
+  args.push("--http-port", String(options.httpPort ?? 0));
   if (options.heartbeatIntervalMs !== undefined) args.push("--heartbeat-interval-ms", String(options.heartbeatIntervalMs));
   if (options.nodeTimeoutMs !== undefined) args.push("--node-timeout-ms", String(options.nodeTimeoutMs));
   return args;
@@ -155,7 +160,8 @@ async function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv
       child.removeAllListeners("exit");
       child.stdout?.removeAllListeners("data");
       child.stdout?.resume();
-      resolve({ name, child, logPath, address: ready[1], nodeId: ready[2] });
+      const httpUrl = /^dashboard (\S+)$/m.exec(output)?.[1];
+      resolve({ name, child, logPath, address: ready[1], nodeId: ready[2], httpUrl });
     });
   });
 }

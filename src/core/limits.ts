@@ -17,6 +17,8 @@ export const limits = {
   inlineObjectBytesMax: 100 * 1024,
   /** Messages coalesced into one frame at most; bounds frame size for small control messages. */
   messagesPerFrameMax: 4096,
+  /** Nodes sample their hardware this often (and send it with the next heartbeat). */
+  sampleIntervalMs: 1_000,
   /** Default interval between node heartbeats. */
   heartbeatIntervalMs: 500,
   /** A node silent this long is dead; with 500 ms heartbeats this detects a dead node within 3 s. */

@@ -13,7 +13,9 @@ import type { MetadataStore, JobRecord } from "../store/metadata-store.js";
 import type { Connection } from "../transport/connection.js";
 import { formatAddress, listen, type Listener } from "../transport/tcp.js";
 import { defaultHeadConfig, HeadMachine, type HeadConfig, type HeadEffect } from "./head-machine.js";
+import { HeadApi } from "./head-api.js";
 import { HeadObserver } from "./head-observer.js";
+import { startHttpServer, type HttpServer } from "./http-server.js";
 import type { TaskLogs } from "./log-store.js";
 
 export interface HeadOptions {
@@ -27,6 +29,8 @@ export interface HeadOptions {
   clientGraceMs?: number;
   heartbeatIntervalMs?: number;
   clock?: Clock;
+  /** The HTTP API, dashboard and /metrics; absent: no HTTP. */
+  http?: { host: string; port: number; dashboardDir: string };
 }
 
 interface NodeSession {
@@ -57,6 +61,11 @@ export class HeadRuntime {
   private readonly startedAtMs: number;
   private listener: Listener | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
+  private observeTimer: NodeJS.Timeout | undefined;
+  private http: HttpServer | undefined;
+  private readonly api = new HeadApi(() => this.status(), this.observer);
+  /** Last node states the observer saw, to turn changes into events. */
+  private readonly nodeStates = new Map<string, string>();
   private jobCounter = 0;
   private readonly headId = hexId(randomBytes(3));
   private stopped = false;
@@ -83,8 +92,46 @@ export class HeadRuntime {
       onConnection: (connection) => this.accept(connection),
     });
     this.tickTimer = setInterval(() => this.step({ kind: "tick", nowMs: this.clock.nowMs() }), tickIntervalMs);
+    this.observeTimer = setInterval(() => void this.observeSecond(), 1_000);
     void this.reapInterruptedJobs();
-    this.options.log.info({ address: this.address }, "head listening");
+    if (this.options.http !== undefined) {
+      this.http = await startHttpServer({ ...this.options.http, token: this.options.token, api: this.api, log: this.options.log });
+    }
+    this.options.log.info({ address: this.address, http: this.http?.url }, "head listening");
+  }
+
+  /** The dashboard and HTTP API's base URL, when HTTP is on. */
+  get httpUrl(): string | undefined {
+    return this.http?.url;
+  }
+
+  /**
+   * Once a second, for the observer: throughput, alerts, metrics, node state changes as events, and the
+   * live stream's snapshot (only computed when someone watches).
+   */
+  private async observeSecond(): Promise<void> {
+    const observer = this.observer;
+    observer.everySecond();
+    const nowMs = this.clock.nowMs();
+    const nodes = [...this.machine.nodeSummaries(nowMs)];
+    for (const node of nodes) {
+      const before = this.nodeStates.get(node.nodeId);
+      if (before === node.state) continue;
+      this.nodeStates.set(node.nodeId, node.state);
+      if (node.state === "suspect") observer.event("node_suspect", `node ${node.nodeId} stopped answering`, { nodeId: node.nodeId });
+      if (node.state === "alive" && before === "suspect") observer.event("node_rejoined", `node ${node.nodeId} is back`, { nodeId: node.nodeId });
+    }
+    observer.evaluateAlerts(nodes);
+    observer.metrics.setNodes(nodes.map((node) => {
+      const latest = observer.series.get(node.nodeId)?.latest;
+      return { nodeId: node.nodeId, state: node.state, cpuPercent: latest?.cpuPercent ?? 0, memoryUsedBytes: latest?.memoryUsedBytes ?? 0, tasksRunning: node.tasksOutstanding };
+    }));
+    if (!observer.hasSubscribers) return;
+    const status = await this.status();
+    const snapshot = this.api.snapshot(status);
+    observer.publish("cluster", snapshot.cluster);
+    observer.publish("nodes", snapshot.nodes);
+    for (const [jobId, tasks] of observer.history.drainChanged()) observer.publish("tasks", { jobId, tasks });
   }
 
   /**
@@ -96,6 +143,8 @@ export class HeadRuntime {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.tickTimer);
+    clearInterval(this.observeTimer);
+    await this.http?.close();
     for (const session of this.nodeSessions.values()) {
       if (mode === "shutdown") session.connection.send({ kind: "shutdown", reason });
       session.connection.close();
@@ -208,6 +257,8 @@ export class HeadRuntime {
       })
       .catch((error: unknown) => this.options.log.error({ err: error, nodeId }, "could not persist node record"));
     this.options.log.info({ nodeId, address: request.dataAddress, resources: request.resources }, "node joined");
+    this.observer.event(keepId && known !== undefined ? "node_rejoined" : "node_joined", `node ${nodeId} (${request.hostname}) joined from ${request.dataAddress}`, { nodeId });
+    this.nodeStates.set(nodeId, "alive");
     return session;
   }
 
@@ -228,6 +279,7 @@ export class HeadRuntime {
     switch (message.kind) {
       case "heartbeat":
         session.objectsBytes = message.objectsBytes;
+        if (message.sample !== undefined) this.observer.sampled(session.nodeId, message.sample);
         return;
       case "task_results":
         this.forwardLogs(this.observer.reported(session.nodeId, message.results));
@@ -309,6 +361,7 @@ export class HeadRuntime {
     const jobId = session.jobId;
     switch (message.kind) {
       case "tasks_submit":
+        this.observer.submitted(message.tasks.map((spec) => spec.taskId));
         this.step({ kind: "tasks_submitted", jobId, tasks: message.tasks });
         return;
       case "task_cancel":
@@ -541,6 +594,8 @@ export class HeadRuntime {
 
   private nodeDied(nodeId: string): void {
     this.options.log.warn({ nodeId }, "node declared dead");
+    this.observer.event("node_dead", `node ${nodeId} was declared dead`, { nodeId });
+    this.nodeStates.set(nodeId, "dead");
     const session = this.nodeSessions.get(nodeId);
     if (session !== undefined) {
       this.nodeSessions.delete(nodeId);

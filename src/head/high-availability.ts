@@ -23,6 +23,7 @@ export interface HighAvailabilityOptions {
   leaseTtlSeconds?: number;
   heartbeatIntervalMs?: number;
   nodeTimeoutMs?: number;
+  http?: { host: string; port: number; dashboardDir: string };
   /** Told whenever this head starts or stops leading. */
   onRole?: (role: "standby" | "leader", address: string) => void;
 }
@@ -75,6 +76,7 @@ export class HighAvailabilityHead {
       log: this.options.log,
       ...(this.options.heartbeatIntervalMs !== undefined && { heartbeatIntervalMs: this.options.heartbeatIntervalMs }),
       ...(this.options.nodeTimeoutMs !== undefined && { config: { nodeTimeoutMs: this.options.nodeTimeoutMs } }),
+      ...(this.options.http !== undefined && { http: this.options.http }),
     });
     runtime.onShutdownRequested = () => {
       this.stopped = true;

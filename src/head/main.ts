@@ -1,5 +1,6 @@
 // Composition root of the head: opens the store and starts the runtime.
 
+import { fileURLToPath } from "node:url";
 import type { Logger } from "../core/logger.js";
 import { SqliteStore } from "../store/sqlite-store.js";
 import { HeadRuntime } from "./head-runtime.js";
@@ -12,7 +13,14 @@ export interface StartHeadOptions {
   log: Logger;
   heartbeatIntervalMs?: number;
   nodeTimeoutMs?: number;
+  /** The dashboard, HTTP API and /metrics: host and port (0 picks a free one); absent: off. */
+  http?: { host: string; port: number };
 }
+
+/** The built dashboard, found from this file whether it runs compiled (dist/src/head) or as source (src/head). */
+export const dashboardDir = fileURLToPath(
+  new URL(import.meta.url.endsWith(".ts") ? "../../dashboard/dist/" : "../../../dashboard/dist/", import.meta.url),
+);
 
 export async function startHead(options: StartHeadOptions): Promise<HeadRuntime> {
   const store = SqliteStore.open(options.dataDir);
@@ -24,6 +32,7 @@ export async function startHead(options: StartHeadOptions): Promise<HeadRuntime>
     log: options.log,
     ...(options.heartbeatIntervalMs !== undefined && { heartbeatIntervalMs: options.heartbeatIntervalMs }),
     ...(options.nodeTimeoutMs !== undefined && { config: { nodeTimeoutMs: options.nodeTimeoutMs } }),
+    ...(options.http !== undefined && { http: { ...options.http, dashboardDir } }),
   });
   try {
     await head.start();

@@ -20,6 +20,8 @@ export interface TaskRow {
 export class TaskHistory {
   private readonly jobs = new Map<string, Map<string, TaskRow>>();
   private readonly jobByTask = new Map<string, string>();
+  /** Rows changed since the live stream last asked (bounded by the rows themselves). */
+  private changed = new Map<string, TaskRow>();
   private rows = 0;
 
   constructor(private readonly rowsMax = 500_000) {}
@@ -29,9 +31,12 @@ export class TaskHistory {
     const row = this.rowsOf(jobId).get(taskId);
     if (row !== undefined) {
       Object.assign(row, { nodeId, attempt, state: "running", startedAtMs: nowMs, endedAtMs: null, error: null, workerPid: 0 });
+      this.changed.set(taskId, row);
       return;
     }
-    this.rowsOf(jobId).set(taskId, { taskId, jobId, name, nodeId, workerPid: 0, attempt, state: "running", startedAtMs: nowMs, endedAtMs: null, error: null });
+    const created: TaskRow = { taskId, jobId, name, nodeId, workerPid: 0, attempt, state: "running", startedAtMs: nowMs, endedAtMs: null, error: null };
+    this.rowsOf(jobId).set(taskId, created);
+    this.changed.set(taskId, created);
     this.jobByTask.set(taskId, jobId);
     this.rows += 1;
     this.evict();
@@ -47,6 +52,7 @@ export class TaskHistory {
       if (outcome.startedAtMs !== undefined) row.startedAtMs = outcome.startedAtMs;
       row.endedAtMs = outcome.startedAtMs !== undefined ? outcome.startedAtMs + outcome.runMs : nowMs;
       row.error = outcome.error ?? null;
+      this.changed.set(taskId, row);
       return row;
     }
     return undefined;
@@ -61,6 +67,18 @@ export class TaskHistory {
       if (rows.length >= limit) break;
     }
     return rows;
+  }
+
+  /** Rows changed since the last call, by job (for the live stream). */
+  drainChanged(): Map<string, TaskRow[]> {
+    const byJob = new Map<string, TaskRow[]>();
+    for (const row of this.changed.values()) {
+      const list = byJob.get(row.jobId);
+      if (list === undefined) byJob.set(row.jobId, [row]);
+      else list.push(row);
+    }
+    this.changed = new Map();
+    return byJob;
   }
 
   jobOf(taskId: string): string | undefined {
@@ -90,6 +108,7 @@ export class TaskHistory {
       }
       oldest.delete(first);
       this.jobByTask.delete(first);
+      this.changed.delete(first);
       this.rows -= 1;
       if (oldest.size === 0) this.jobs.delete(oldestJobId);
     }

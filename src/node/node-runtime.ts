@@ -11,6 +11,8 @@ import type { Connection } from "../transport/connection.js";
 import { PartAssembler, PeerLinks, sendParts } from "../transport/object-transfer.js";
 import { dial, formatAddress, listen, parseAddress, type Listener } from "../transport/tcp.js";
 import type { WorkerTask } from "../protocol/worker-messages.js";
+import type { NodeSample } from "../observability/api-types.js";
+import { NodeSampler } from "../observability/sampler.js";
 import { CodeCache } from "./code-cache.js";
 import { ObjectStore } from "./object-store.js";
 import { WorkerPool, type PooledTask, type PoolOutcome } from "./worker-pool.js";
@@ -48,6 +50,10 @@ export class NodeRuntime {
   /** Tasks assigned and not yet reported, by task id: the attempt the head expects. */
   private readonly assigned = new Map<string, Assignment>();
   private pendingResults: TaskResult[] = [];
+  private readonly sampler: NodeSampler;
+  private lastSampleMs = Number.NEGATIVE_INFINITY;
+  private tasksFinished = 0;
+  private tasksFailed = 0;
   /** Moving average of task run time on this node; decides whether tasks are pipelined into workers. */
   private runMsAverage: number | undefined;
   private resultsFlushScheduled = false;
@@ -58,6 +64,7 @@ export class NodeRuntime {
   constructor(private readonly options: NodeOptions) {
     this.peers = new PeerLinks(options.token, "peer", options.log);
     this.codeCache = new CodeCache(join(options.dataDir, "bundles"), (bundleId) => this.fetchBundle(bundleId));
+    this.sampler = new NodeSampler({ dataDir: options.dataDir, logger: options.log });
   }
 
   get nodeId(): string | undefined {
@@ -215,10 +222,27 @@ export class NodeRuntime {
     connection.request("ping", {}, limits.pingTimeoutMs).catch((error: unknown) => {
       if (error instanceof TimeoutError) connection.close(new ConnectionClosedError(`the head at ${connection.remote} stopped answering`));
     });
+    const sample = this.takeSample();
     this.head?.send({
       kind: "heartbeat",
       tasksQueued: this.localQueue.length,
       tasksRunning: this.pool?.runningCount() ?? 0,
+      objects: this.store.count,
+      objectsBytes: this.store.bytesUsed,
+      ...(sample !== undefined && { sample }),
+    });
+  }
+
+  /** Hardware and work, from /proc and our counters, at most once a second (heartbeats carry it). */
+  private takeSample(): NodeSample | undefined {
+    const nowMs = performance.now();
+    if (nowMs - this.lastSampleMs < limits.sampleIntervalMs) return undefined;
+    this.lastSampleMs = nowMs;
+    return this.sampler.sample(this.pool?.pids() ?? [], {
+      tasksQueued: this.localQueue.length,
+      tasksRunning: this.pool?.runningCount() ?? 0,
+      tasksFinished: this.tasksFinished,
+      tasksFailed: this.tasksFailed,
       objects: this.store.count,
       objectsBytes: this.store.bytesUsed,
     });
@@ -422,6 +446,8 @@ export class NodeRuntime {
   private queueResult(assignment: Assignment, result: TaskResult): void {
     if (this.assigned.get(assignment.taskId) !== assignment) return;
     this.assigned.delete(assignment.taskId);
+    if (result.status === "done") this.tasksFinished += 1;
+    else this.tasksFailed += 1;
     this.pendingResults.push(result);
     if (!this.resultsFlushScheduled) {
       this.resultsFlushScheduled = true;

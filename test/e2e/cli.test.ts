@@ -68,7 +68,7 @@ describe("the shoal CLI", () => {
 
   test("a head generates a token once (mode 0600), a node joins, status shows it, stop stops both", async () => {
     const dataDir = join(home, "head");
-    const head = await background(["start", "--head", "--port", "0", "--data-dir", dataDir], /^ready (\S+)$/m);
+    const head = await background(["start", "--head", "--port", "0", "--http-port", "0", "--data-dir", dataDir], /^ready (\S+)$/m);
     children.push(head.child);
     const address = /^ready (\S+)$/m.exec(head.output())?.[1] as string;
     const token = /export SHOAL_TOKEN=(\S+)/.exec(head.output())?.[1] as string;
@@ -97,7 +97,7 @@ describe("the shoal CLI", () => {
     assert.equal(await exited(node.child), 0);
 
     // A restarted head reuses the stored token and does not print it again.
-    const again = await background(["start", "--head", "--port", "0", "--data-dir", dataDir], /^ready /m);
+    const again = await background(["start", "--head", "--port", "0", "--http-port", "0", "--data-dir", dataDir], /^ready /m);
     children.push(again.child);
     assert.doesNotMatch(again.output(), /SHOAL_TOKEN=/);
     again.child.kill("SIGTERM");

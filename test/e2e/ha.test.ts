@@ -45,7 +45,7 @@ describe("two heads on etcd, one leading", { skip, timeout: 120_000 }, () => {
   before(async () => {
     etcd = await EtcdCluster.start(3);
     const store = `etcd://${etcd.endpoints.join(",")}`;
-    const timing = ["--heartbeat-interval-ms", "250", "--node-timeout-ms", "1500"];
+    const timing = ["--heartbeat-interval-ms", "250", "--node-timeout-ms", "1500", "--http-port", "0"];
     heads = ports.map((port) => startShoal(["start", "--head", "--store", store, "--port", String(port), ...timing]));
     processes.push(...heads);
     await waitFor("a head to lead", () => heads.some((head) => /leading the cluster/.test(head.output())), 20_000);
