@@ -3,6 +3,7 @@
 import { Command, Option } from "commander";
 import { connect } from "../client/index.js";
 import { clusterTarget, envValue, labelList, upCluster, port, positiveInteger, positiveNumber, resourcesJson } from "./options.js";
+import { jobsCommand, logsCommand, timelineCommand, topCommand } from "./observe.js";
 import { runCommand } from "./run.js";
 import { startCommand, type StartFlags } from "./start.js";
 import { statusCommand } from "./status.js";
@@ -48,6 +49,7 @@ program
   .option("--nodes <n>", "number of nodes", positiveInteger("--nodes"), 2)
   .option("--port <port>", "head port (0 picks a free one)", port, 7340)
   .option("--cpus <n>", "CPUs each node offers (default: all)", positiveNumber("--cpus"))
+  .option("--http-port <port>", "the dashboard's port (0 picks a free one)", port, 7341)
   .action(upCommand);
 
 program
@@ -75,6 +77,32 @@ program
     const token = flags.token ?? up?.token ?? (address !== undefined ? clusterTarget({ address }).token : undefined);
     process.exitCode = await runCommand(script, args, { ...(address !== undefined && { address }), ...(token !== undefined && { token }) });
   });
+
+const apiOptions = (command: Command): Command =>
+  command
+    .option("--http <url>", "the head's HTTP API (env SHOAL_HTTP; default the `shoal up` cluster's, else port 7341 on the head's host)")
+    .option("--address <host:port>", "head address, to find its token and HTTP API (env SHOAL_ADDRESS)")
+    .option("--token <token>", "cluster token (env SHOAL_TOKEN)");
+
+apiOptions(program.command("jobs").description("list jobs with their progress").option("--json", "print JSON")).action(jobsCommand);
+
+apiOptions(
+  program
+    .command("logs")
+    .description("print what a job's tasks printed (or one task's), oldest first")
+    .argument("<job>", "the job id (see `shoal jobs`)")
+    .option("--task <id>", "only this task's lines")
+    .option("--follow", "keep printing new lines"),
+).action(logsCommand);
+
+apiOptions(
+  program
+    .command("timeline")
+    .description("a job's tasks as Chrome trace events (open in Perfetto or chrome://tracing): shoal timeline JOB > trace.json")
+    .argument("<job>", "the job id (see `shoal jobs`)"),
+).action(timelineCommand);
+
+apiOptions(program.command("top").description("a live view of nodes and jobs, refreshed every second").option("--once", "print one screen and exit")).action(topCommand);
 
 program
   .command("stop")

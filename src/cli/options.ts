@@ -72,10 +72,11 @@ export const defaultHeadDataDir = join(shoalHome, "head");
 export const currentClusterFile = join(shoalHome, "current.json");
 
 /** The cluster `shoal up` is running on this machine, if any. */
-export function upCluster(): { address: string; token: string } | undefined {
+export function upCluster(): { address: string; token: string; http: string | undefined } | undefined {
   try {
-    const current = JSON.parse(readFileSync(currentClusterFile, "utf8")) as { address?: unknown; token?: unknown };
-    return typeof current.address === "string" && typeof current.token === "string" ? { address: current.address, token: current.token } : undefined;
+    const current = JSON.parse(readFileSync(currentClusterFile, "utf8")) as { address?: unknown; token?: unknown; http?: unknown };
+    if (typeof current.address !== "string" || typeof current.token !== "string") return undefined;
+    return { address: current.address, token: current.token, http: typeof current.http === "string" ? current.http : undefined };
   } catch {
     return undefined;
   }
