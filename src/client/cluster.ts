@@ -13,7 +13,11 @@ import { BundleUploader } from "./bundle-uploader.js";
 import type { HeadSession } from "./head-session.js";
 import { ObjectRef } from "./object-ref.js";
 import { ObjectTable, type ObjectSlot } from "./object-table.js";
+import { startProgress } from "./progress.js";
 import type { Task, TaskOptions } from "./task.js";
+
+/** A get of at least this many refs shows a progress bar (on a terminal). */
+const progressRefsMin = 100;
 
 /** An argument may be the value itself or a ref to it (a dependency the cluster resolves first). */
 export type ArgsOrRefs<Args extends unknown[]> = { [K in keyof Args]: Args[K] | ObjectRef<Args[K]> };
@@ -23,6 +27,8 @@ export interface MapOptions extends TaskOptions {
   chunkSize?: number;
   /** Called as chunks finish, with items done and items in all. */
   onProgress?: (done: number, total: number) => void;
+  /** A progress bar on stderr when it is a terminal (default true; SHOAL_PROGRESS=0 turns bars off). */
+  progress?: boolean;
 }
 
 export interface WaitOptions {
@@ -102,14 +108,27 @@ export class Cluster {
   get<T>(ref: ObjectRef<T>): Promise<T>;
   get<T>(refs: ObjectRef<T>[]): Promise<T[]>;
   async get<T>(target: ObjectRef<T> | ObjectRef<T>[]): Promise<T | T[]> {
-    if (Array.isArray(target)) return Promise.all(target.map((ref) => this.getOne(ref)));
-    return this.getOne(target);
+    if (!Array.isArray(target)) return this.getOne(target);
+    if (target.length < progressRefsMin) return Promise.all(target.map((ref) => this.getOne(ref)));
+    const bar = startProgress("get", target.length, undefined);
+    let done = 0;
+    try {
+      return await Promise.all(
+        target.map(async (ref) => {
+          const value = await this.getOne(ref);
+          bar.update((done += 1));
+          return value;
+        }),
+      );
+    } finally {
+      bar.stop();
+    }
   }
 
   /** Runs a one-argument task once per item, in parallel; results come back in item order. */
   async map<Item, Result>(task: Task<[Item], Result>, items: readonly Item[], options: MapOptions = {}): Promise<Result[]> {
     this.assertOpen();
-    const { chunkSize: chunkOption, onProgress, ...overrides } = options;
+    const { chunkSize: chunkOption, onProgress, progress: showProgress, ...overrides } = options;
     const total = items.length;
     const chunkSize = chunkOption ?? this.defaultChunkSize(total);
     if (!(Number.isInteger(chunkSize) && chunkSize >= 1)) {
@@ -124,6 +143,7 @@ export class Cluster {
     const results: Result[] = new Array(total);
     let done = 0;
     onProgress?.(0, total);
+    const bar = startProgress(task.name, total, showProgress ?? onProgress === undefined);
     try {
       await Promise.all(
         chunks.map(async (ref, index) => {
@@ -131,12 +151,15 @@ export class Cluster {
           for (let offset = 0; offset < values.length; offset++) results[index * chunkSize + offset] = values[offset] as Result;
           done += values.length;
           onProgress?.(done, total);
+          bar.update(done);
           this.release(ref.id);
         }),
       );
     } catch (error) {
       for (const ref of chunks) this.cancel(ref);
       throw error;
+    } finally {
+      bar.stop();
     }
     return results;
   }
