@@ -17,6 +17,9 @@ if (batchesAsked !== undefined && !(Number.isSafeInteger(batchesAsked) && batche
 }
 
 const cluster = await connect();
+if (cluster.dashboard !== undefined) {
+  console.log(`dashboard: ${cluster.dashboard.url} (log in with token ${cluster.dashboard.token}; it lives as long as this run)`);
+}
 try {
   const status = await cluster.status();
   const batches = batchesAsked ?? Math.max(200, batchesPerCpu * clusterCpus(status));

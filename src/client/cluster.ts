@@ -50,6 +50,8 @@ export interface ClusterInit {
   onClose?: () => Promise<void>;
   /** Print what tasks print (default true). */
   showLogs?: boolean;
+  /** The dashboard of an embedded local cluster, and its token, to print for the user. */
+  dashboard?: { url: string; token: string };
 }
 
 export class Cluster {
@@ -75,8 +77,12 @@ export class Cluster {
   private readonly onClose: (() => Promise<void>) | undefined;
   private readonly showLogs: boolean;
 
+  /** The dashboard of an embedded local cluster (log in with `token`); undefined for a remote cluster. */
+  readonly dashboard: { url: string; token: string } | undefined;
+
   constructor(init: ClusterInit) {
     this.showLogs = init.showLogs ?? true;
+    this.dashboard = init.dashboard;
     this.session = init.session;
     const job = init.session.job;
     this.jobId = job.jobId;

@@ -64,6 +64,7 @@ async function connectTo(address: string, token: string, options: ConnectOptions
     log,
     ...(options.logs !== undefined && { showLogs: options.logs }),
     ...(local !== undefined && { onClose: () => local.stop() }),
+    ...(local?.head.httpUrl !== undefined && { dashboard: { url: local.head.httpUrl, token: local.token } }),
   });
 }
 
