@@ -16,6 +16,9 @@ import { ObjectTable, type ObjectSlot } from "./object-table.js";
 import { startProgress } from "./progress.js";
 import type { Task, TaskOptions } from "./task.js";
 
+/** Tries, half a second apart, to find nodes for a large put while none can take it (about 30 s). */
+const putTriesMax = 60;
+
 /** A get of at least this many refs shows a progress bar (on a terminal). */
 const progressRefsMin = 100;
 
@@ -292,22 +295,33 @@ export class Cluster {
   }
 
   /** Stores a large put on up to `putReplicas` nodes, straight from this client (never through the head). */
-  private async pushLarge(objectId: string): Promise<void> {
+  private async pushLarge(objectId: string, tries = 0): Promise<void> {
     const bytes = this.pendingPuts.get(objectId);
     if (bytes === undefined) return;
     try {
       const { targets } = await this.session.request("object_put_target", { objectId, size: bytes.length, replicas: limits.putReplicas });
       const stored = await Promise.allSettled(targets.map((target) => this.peers.push(target.address, objectId, bytes)));
       const first = targets.find((_, index) => stored[index]?.status === "fulfilled");
-      if (first === undefined) throw (stored[0] as PromiseRejectedResult | undefined)?.reason ?? new ShoalError("capacity", "no target node", true);
+      if (first === undefined) {
+        // Every target refused or died: ask the head for others (retryable, unlike a lost head connection).
+        const reason = ((stored[0] as PromiseRejectedResult | undefined)?.reason as Error | undefined)?.message ?? "no target node";
+        throw new ShoalError("capacity", `could not store the put on ${targets.map((target) => target.nodeId).join(", ")}: ${reason}`, true);
+      }
       this.pendingPuts.delete(objectId);
       this.table.resolve(objectId, { state: "ready", inline: undefined, location: first, size: bytes.length });
     } catch (error) {
       if (error instanceof ConnectionClosedError && this.closed === undefined) return; // pushed again on resume
+      if (error instanceof ShoalError && error.retryable && tries < putTriesMax && this.closed === undefined) {
+        // No node can take it yet (nodes rejoining a restarted head): try again shortly.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return this.pushLarge(objectId, tries + 1);
+      }
       this.pendingPuts.delete(objectId);
       const failure = error as ShoalError;
       const info: ErrorInfo = { code: failure.code ?? "internal", message: `put of ${bytes.length} bytes failed: ${failure.message}`, retryable: false };
       this.table.resolve(objectId, { state: "failed", error: info });
+      // Tasks already submitted with it as an argument wait for it at the head: tell the head it will not come.
+      this.session.send({ kind: "objects_unrecoverable", objectIds: [objectId], reason: info.message });
     }
   }
 

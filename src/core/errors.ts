@@ -105,8 +105,8 @@ export class AuthError extends ShoalError {
 }
 
 export class CapacityError extends ShoalError {
-  constructor(message: string) {
-    super("capacity", message, false);
+  constructor(message: string, retryable = false) {
+    super("capacity", message, retryable);
   }
 }
 
@@ -122,7 +122,7 @@ export function errorFromInfo(info: ErrorInfo): ShoalError {
     case "auth":
       return new AuthError(info.message);
     case "capacity":
-      return info.taskName !== undefined ? new TaskError(info) : new CapacityError(info.message);
+      return info.taskName !== undefined ? new TaskError(info) : new CapacityError(info.message, info.retryable);
     case "task_failed":
     case "task_cancelled":
     case "dependency_failed":

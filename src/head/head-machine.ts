@@ -103,6 +103,8 @@ export class HeadMachine {
   private readonly readyQueue = new ReadyQueue<TaskRecord>();
   readonly objects = new ObjectDirectory();
   private readonly orphans: OrphanLedger;
+  /** Reclaimed objects whose holders have not rejoined yet, and when to give up on them (then: lost). */
+  private awaitingHolders: Array<{ entry: ObjectEntry; untilMs: number }> = [];
   /** Tasks waiting out a short delay before another try at fetching their inputs, with when to retry. */
   private parked: Array<{ task: TaskRecord; untilMs: number }> = [];
   private nowMs = 0;
@@ -125,6 +127,7 @@ export class HeadMachine {
         for (const nodeId of this.nodes.keys()) this.syncState(nodeId);
         if (this.orphans.size > 0) this.expireOrphans();
         if (this.parked.length > 0) this.unpark();
+        if (this.awaitingHolders.length > 0) this.giveUpOnHolders();
         break;
       case "node_joined":
         this.nodeJoined(event);
@@ -660,6 +663,16 @@ export class HeadMachine {
     this.parked.push({ task, untilMs: this.nowMs + inputRetryDelayMs });
   }
 
+  private giveUpOnHolders(): void {
+    const due = this.awaitingHolders.filter((waiting) => waiting.untilMs <= this.nowMs);
+    if (due.length === 0) return;
+    this.awaitingHolders = this.awaitingHolders.filter((waiting) => waiting.untilMs > this.nowMs);
+    for (const { entry } of due) {
+      const current = this.objects.get(entry.objectId) === entry && entry.state === "pending" && !this.tasks.has(entry.objectId);
+      if (current) this.objectLost(entry);
+    }
+  }
+
   private unpark(): void {
     const due = this.parked.filter((entry) => entry.untilMs <= this.nowMs);
     if (due.length === 0) return;
@@ -804,16 +817,19 @@ export class HeadMachine {
     const holders = new Set(this.orphans.claimObject(object.objectId)?.nodeIds ?? []);
     for (const location of object.locations) if (this.nodes.get(location.nodeId)?.state === "alive") holders.add(location.nodeId);
     if (holders.size === 0) {
-      this.objectLost(entry);
+      // Its holders may not have rejoined yet (the client was back first): wait for them a while.
+      this.awaitingHolders.push({ entry, untilMs: this.nowMs + this.config.nodeTimeoutMs * 4 });
       return;
     }
     for (const nodeId of holders) this.objects.ready(entry, undefined, object.size, nodeId);
   }
 
-  /** The owner cannot rebuild a lost object (a put whose copies are all gone, or lineage it dropped). */
+  /** The owner cannot rebuild a lost object (a put whose copies are all gone, or lineage it dropped), or its put failed. */
   private unrecoverable(jobId: string, objectId: string, reason: string): void {
     const entry = this.objects.get(objectId);
-    if (entry === undefined || entry.jobId !== jobId || !entry.lost) return;
+    if (entry === undefined || entry.jobId !== jobId) return;
+    const failedPut = entry.state === "pending" && !this.tasks.has(objectId);
+    if (!entry.lost && !failedPut) return;
     this.failObject(entry, { code: "dependency_failed", message: `object ${objectId} was lost and cannot be rebuilt: ${reason}`, retryable: false });
   }
 

@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { assertNever } from "../core/assert.js";
 import { monotonicClock, type Clock } from "../core/clock.js";
-import { CapacityError, ProtocolError, ShoalError } from "../core/errors.js";
+import { ProtocolError, ShoalError } from "../core/errors.js";
 import { hexId } from "../core/ids.js";
 import { limits } from "../core/limits.js";
 import type { Logger } from "../core/logger.js";
@@ -439,9 +439,11 @@ export class HeadRuntime {
       const bytes = this.nodeSessions.get(node.nodeId)?.objectsBytes ?? 0;
       if (bytes + size <= limits.objectStoreBytesMax) candidates.push({ nodeId: node.nodeId, address: node.address, bytes });
     }
-    if (candidates.length === 0) throw new CapacityError(`no alive node can hold an object of ${size} bytes`);
-    candidates.sort((a, b) => a.bytes - b.bytes);
+    // Declared first, so tasks submitted next wait for it; retryable, as right after a head restart no node
+    // may have rejoined yet.
     this.step({ kind: "object_put_pending", jobId: session.jobId, objectId });
+    if (candidates.length === 0) throw new ShoalError("capacity", `no alive node can hold an object of ${size} bytes right now`, true);
+    candidates.sort((a, b) => a.bytes - b.bytes);
     const count = Math.max(1, Math.min(replicas, 16));
     return { targets: candidates.slice(0, count).map(({ nodeId, address }) => ({ nodeId, address })) };
   }

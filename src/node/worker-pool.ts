@@ -25,7 +25,8 @@ interface WorkerSlot {
   inFlight: PooledTask[];
   timer: NodeJS.Timeout | undefined;
   /** Why we killed it, so the exit is reported as that rather than a crash. */
-  killReason: { kind: "timed_out"; timeoutMs: number } | { kind: "cancelled" } | undefined;
+  /** Why we killed it, and for which task: if that task finished before the kill landed, the next is innocent. */
+  killReason: { kind: "timed_out"; taskId: string; timeoutMs: number } | { kind: "cancelled"; taskId: string } | undefined;
   restartDelayMs: number;
   startedAtMs: number;
   pid: number | undefined;
@@ -113,7 +114,7 @@ export class WorkerPool {
       const index = slot.inFlight.findIndex((pooled) => pooled.task.taskId === taskId);
       if (index < 0) continue;
       if (index === 0) {
-        this.kill(slot, { kind: "cancelled" });
+        this.kill(slot, { kind: "cancelled", taskId });
       } else {
         const [removed] = slot.inFlight.splice(index, 1);
         if (removed !== undefined) this.options.onOutcomes([{ kind: "cancelled", task: removed.task }]);
@@ -189,7 +190,10 @@ export class WorkerPool {
     slot.killReason = undefined;
     if (this.stopping) return;
     const outcomes: PoolOutcome[] = [];
-    if (running !== undefined) {
+    if (running !== undefined && reason !== undefined && reason.taskId !== running.task.taskId) {
+      // We killed the worker for a task that finished meanwhile: the one it was running is not at fault.
+      waiting.unshift(running);
+    } else if (running !== undefined) {
       if (reason?.kind === "timed_out") outcomes.push({ kind: "timed_out", task: running.task, timeoutMs: reason.timeoutMs });
       else if (reason?.kind === "cancelled") outcomes.push({ kind: "cancelled", task: running.task });
       else {
@@ -215,7 +219,7 @@ export class WorkerPool {
     const head = slot.inFlight[0];
     if (head === undefined || head.timeoutMs <= 0) return;
     const timeoutMs = head.timeoutMs;
-    slot.timer = setTimeout(() => this.kill(slot, { kind: "timed_out", timeoutMs }), timeoutMs);
+    slot.timer = setTimeout(() => this.kill(slot, { kind: "timed_out", taskId: head.task.taskId, timeoutMs }), timeoutMs);
   }
 
   private kill(slot: WorkerSlot, reason: NonNullable<WorkerSlot["killReason"]>): void {
