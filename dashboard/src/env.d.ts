@@ -1,0 +1,3 @@
+// Module declarations for what esbuild bundles that TypeScript cannot read: style sheets.
+
+declare module "*.css";
