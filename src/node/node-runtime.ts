@@ -154,6 +154,7 @@ export class NodeRuntime {
     // What we hold now: if the head gives us a new id, exactly these are dropped (not assignments that
     // arrive on the new connection, which may be processed before the register reply's continuation runs).
     const heldBefore = new Map(this.assigned);
+    const resultsBefore = new Set(this.pendingResults);
     connection.setHandlers({
       onMessage: (message) => this.fromHead(message),
       onRequest: (request) => {
@@ -173,7 +174,7 @@ export class NodeRuntime {
     if (this.nodeIdValue !== undefined && reply.nodeId !== this.nodeIdValue) {
       // We were declared dead: the head has retried our tasks elsewhere, so drop ours.
       this.options.log.warn({ old: this.nodeIdValue, new: reply.nodeId }, "rejoined as a new member; dropping old tasks");
-      this.dropTasks(heldBefore);
+      this.dropTasks(heldBefore, resultsBefore);
     }
     this.nodeIdValue = reply.nodeId;
     this.head = connection;
@@ -357,7 +358,7 @@ export class NodeRuntime {
   }
 
   /** Forgets tasks of a previous membership: their results would be fenced off anyway, so stop their work. */
-  private dropTasks(previous: Map<string, Assignment>): void {
+  private dropTasks(previous: Map<string, Assignment>, previousResults: Set<TaskResult>): void {
     for (const [taskId, assignment] of previous) {
       if (this.assigned.get(taskId) !== assignment) continue; // reassigned to us since: keep the new one
       this.assigned.delete(taskId);
@@ -365,7 +366,8 @@ export class NodeRuntime {
       const queued = this.localQueue.findIndex((local) => local.assignment === assignment);
       if (queued >= 0) this.localQueue.splice(queued, 1);
     }
-    this.pendingResults = this.pendingResults.filter((result) => !previous.has(result.taskId));
+    // Results of the old membership would be fenced off anyway, or worse, match a rebuilt task's attempt.
+    this.pendingResults = this.pendingResults.filter((result) => !previousResults.has(result) && !previous.has(result.taskId));
   }
 
   private onOutcomes(outcomes: PoolOutcome[]): void {
