@@ -55,21 +55,14 @@ async function signIn(page) {
   await page.waitForSelector(".stat");
 }
 
-/** Time from a hash change to a condition holding, after the next frame. */
-async function timeRoute(page, hash, condition) {
-  return page.evaluate(
-    ([hash, condition]) =>
-      new Promise((resolve) => {
-        const started = performance.now();
-        window.location.hash = hash;
-        const check = () => {
-          if (new Function(`return (${condition})`)()) requestAnimationFrame(() => resolve(performance.now() - started));
-          else requestAnimationFrame(check);
-        };
-        check();
-      }),
-    [hash, condition],
-  );
+/** Time from a hash change to a condition holding, after the next frame (no eval in the page: it runs under CSP). */
+async function timeRoute(page, hash, condition, argument = null) {
+  await page.evaluate((hash) => {
+    window.shoalTimingStart = performance.now();
+    window.location.hash = hash;
+  }, hash);
+  await page.waitForFunction(condition, argument, { polling: "raf", timeout: 60_000 });
+  return page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve(performance.now() - window.shoalTimingStart))));
 }
 
 try {
@@ -85,7 +78,7 @@ try {
   await shot(page, "overview");
 
   // Nodes: from the overview to a table of 100 nodes with sparklines on screen.
-  timings.nodesTableFirstRenderMs = await timeRoute(page, "#/nodes", "document.querySelectorAll('.vt tbody tr.row canvas.spark').length >= 10");
+  timings.nodesTableFirstRenderMs = await timeRoute(page, "#/nodes", () => document.querySelectorAll(".vt tbody tr.row canvas.spark").length >= 10);
   timings.nodesRowsInDom = await page.evaluate(() => document.querySelectorAll(".vt tbody tr.row").length);
   await page.waitForTimeout(3000);
   timings.nodesLiveUpdateMs = await page.evaluate(() => {
@@ -105,8 +98,11 @@ try {
   await shot(page, "jobs");
 
   // Task stream, cold: fetch 100,000 tasks (17 MB JSON), index them, first draw.
-  const streamDrawn = (jobId) => `(document.querySelector('.stream-canvas')?.getAttribute('aria-label') ?? '').includes('${jobId}:') && Number(document.querySelector('.stream-canvas').dataset.draws ?? 0) >= 1 && !document.querySelector('.stream[hidden]')`;
-  timings.streamColdMs = await timeRoute(page, `#/stream/${bigJob}`, streamDrawn(bigJob));
+  const streamDrawn = (jobId) => {
+    const canvas = document.querySelector(".stream-canvas");
+    return (canvas?.getAttribute("aria-label") ?? "").includes(`${jobId}:`) && Number(canvas.dataset.draws ?? 0) >= 1 && !document.querySelector(".stream[hidden]");
+  };
+  timings.streamColdMs = await timeRoute(page, `#/stream/${bigJob}`, streamDrawn, bigJob);
   timings.streamPhases = await page.evaluate(() => Object.fromEntries(["shoal:job-tasks-fetch", "shoal:job-tasks-index"].map((name) => [name, performance.getEntriesByName(name).at(-1)?.duration])));
   await page.waitForTimeout(1000);
   await shot(page, "task-stream");
@@ -135,7 +131,7 @@ try {
   await page.mouse.move(box.x + 600, box.y + 120);
   await shot(page, "task-stream-tooltip");
   // The worst case: 100,000 tasks on 24 workers, every one of them in view at once.
-  timings.denseStreamColdMs = await timeRoute(page, `#/stream/${denseJob}`, streamDrawn(denseJob));
+  timings.denseStreamColdMs = await timeRoute(page, `#/stream/${denseJob}`, streamDrawn, denseJob);
   await page.click("button:has-text('Fit')");
   timings.denseStreamDrawFit = await drawTimes(Array(10).fill("ArrowUp").concat(Array(10).fill("l")));
   await shot(page, "task-stream-dense-all-in-view");
@@ -158,9 +154,9 @@ try {
   // Warm: leave and come back (tasks cached).
   await page.goto(`${origin}/#/jobs`);
   await page.waitForSelector(".vt tbody tr.row");
-  timings.streamWarmMs = await timeRoute(page, `#/stream/${bigJob}`, streamDrawn(bigJob));
+  timings.streamWarmMs = await timeRoute(page, `#/stream/${bigJob}`, streamDrawn, bigJob);
 
-  timings.jobTaskTableMs = await timeRoute(page, `#/jobs/${bigJob}`, "document.querySelectorAll('.vt tbody tr.row').length >= 10");
+  timings.jobTaskTableMs = await timeRoute(page, `#/jobs/${bigJob}`, () => document.querySelectorAll(".vt tbody tr.row").length >= 10 && document.querySelector("h1")?.textContent === "render-frames");
   timings.jobTaskRowsInDom = await page.evaluate(() => document.querySelectorAll(".vt tbody tr.row").length);
   await shot(page, "job-detail");
   await page.evaluate(() => { const scroller = document.querySelector(".vt-scroll"); scroller.scrollTop = scroller.scrollHeight / 2; });

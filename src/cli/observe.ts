@@ -40,7 +40,7 @@ export async function logsCommand(jobId: string, flags: ApiFlags & { task?: stri
   }
   let sinceMs = 0;
   for (;;) {
-    const lines = await getJson<LogLineJson[]>(target, `/api/jobs/${encodeURIComponent(jobId)}/logs?since=${sinceMs}`);
+    const { lines } = await getJson<{ lines: LogLineJson[] }>(target, `/api/jobs/${encodeURIComponent(jobId)}/logs?since=${sinceMs}`);
     for (const line of lines) {
       printLine(line);
       sinceMs = Math.max(sinceMs, line.tMs);

@@ -50,7 +50,7 @@ export class HeadApi implements HeadHttpApi {
   }
 
   jobLogs(jobId: string, sinceMs: number): unknown {
-    return this.observer.logs.ofJob(jobId, sinceMs);
+    return { jobId, lines: this.observer.logs.ofJob(jobId, sinceMs) };
   }
 
   events(sinceHlc: string | undefined): unknown {
@@ -79,13 +79,24 @@ export class HeadApi implements HeadHttpApi {
     const alive = status.nodes.filter((node) => node.state === "alive");
     let memoryTotalBytes = 0;
     let memoryUsedBytes = 0;
+    let cpuWeighted = 0;
+    let cpuWeights = 0;
     for (const node of alive) {
       const latest = this.observer.series.get(node.nodeId)?.latest;
       memoryTotalBytes += latest === undefined ? node.resources["memory"] ?? 0 : latest.memoryUsedBytes + latest.memoryAvailableBytes;
       memoryUsedBytes += latest?.memoryUsedBytes ?? 0;
+      if (latest !== undefined) {
+        const cores = Math.max(1, latest.cpuPerCorePercent.length);
+        cpuWeighted += latest.cpuPercent * cores;
+        cpuWeights += cores;
+      }
     }
+    const throughput = this.observer.throughput.read(0, "1s");
     const running = status.jobs.filter((job) => job.state === "running");
     const summary = {
+      tMs: Date.now(),
+      cpuPercent: cpuWeights === 0 ? 0 : cpuWeighted / cpuWeights,
+      tasksDonePerSec: throughput.v.at(-1) ?? 0,
       headAddress: status.headAddress,
       uptimeMs: status.uptimeMs,
       nodesAlive: alive.length,

@@ -8,7 +8,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { readFileSync, existsSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { extname, join, normalize, sep } from "node:path";
+import { extname, join, resolve, sep } from "node:path";
 import type { Logger } from "../core/logger.js";
 
 /** What the HTTP side asks of the head. Every method is cheap or bounded (virtualised pages ask for slices). */
@@ -88,11 +88,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 class RequestHandler {
   private readonly streams = new Set<() => void>();
   private readonly loginAttempts = new Map<string, { count: number; windowStartMs: number }>();
+  private readonly pagePolicy: string | undefined;
 
   constructor(
     private readonly options: HttpServerOptions,
     private readonly session: string,
-  ) {}
+  ) {
+    this.pagePolicy = readPagePolicy(options.dashboardDir);
+  }
 
   closeStreams(): void {
     for (const close of this.streams) close();
@@ -183,14 +186,16 @@ class RequestHandler {
   }
 
   private staticFile(path: string, response: ServerResponse): void {
-    const root = this.options.dashboardDir;
+    const root = resolve(this.options.dashboardDir);
     const relative = path === "/" ? "index.html" : path.slice(1);
-    const file = normalize(join(root, relative));
-    if (!file.startsWith(normalize(root) + sep) || !existsSync(file)) {
+    const file = resolve(join(root, relative));
+    if (!file.startsWith(root + sep) || !existsSync(file)) {
       if (path === "/") return sendText(response, 200, "The dashboard is not built: run `npm run build`.", "text/plain; charset=utf-8");
       return sendJson(response, 404, { error: `no such file: ${path}` });
     }
-    const cacheable = /\.[0-9a-f]{8,}\./.test(relative);
+    const cacheable = /-[0-9A-Z]{8}\./.test(relative);
+    // The build states the pages' policy (it knows the hashes of their inline script and style).
+    if (extname(file) === ".html" && this.pagePolicy !== undefined) response.setHeader("Content-Security-Policy", this.pagePolicy);
     response.writeHead(200, {
       "Content-Type": contentTypes[extname(file)] ?? "application/octet-stream",
       "Cache-Control": cacheable ? "public, max-age=31536000, immutable" : "no-cache",
@@ -199,17 +204,29 @@ class RequestHandler {
   }
 }
 
+function readPagePolicy(dashboardDir: string): string | undefined {
+  try {
+    const manifest = JSON.parse(readFileSync(join(dashboardDir, "manifest.json"), "utf8")) as { contentSecurityPolicy?: unknown };
+    return typeof manifest.contentSecurityPolicy === "string" ? manifest.contentSecurityPolicy : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function securityHeaders(response: ServerResponse): void {
   response.setHeader("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
   response.setHeader("X-Content-Type-Options", "nosniff");
   response.setHeader("X-Frame-Options", "DENY");
-  response.setHeader("Referrer-Policy", "no-referrer");
+  // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on the login form's POST.
+  response.setHeader("Referrer-Policy", "same-origin");
 }
 
 /** A browser sends Origin on cross-site requests; it must then be this very server. */
 function sameOrigin(request: IncomingMessage): boolean {
+  const fetchSite = request.headers["sec-fetch-site"];
+  if (fetchSite !== undefined && fetchSite !== "same-origin" && fetchSite !== "none") return false;
   const origin = request.headers.origin;
-  if (origin === undefined) return true;
+  if (origin === undefined || (origin === "null" && fetchSite === "same-origin")) return true;
   return origin === `http://${request.headers.host ?? ""}`;
 }
 

@@ -61,7 +61,7 @@ function makeOptions(props: Props, widthPx: number, readout: (text: string | nul
     height: props.heightPx ?? 160,
     legend: { show: false },
     cursor: { drag: { x: false, y: false }, points: { size: 6 } },
-    padding: [8, 8, 0, 0],
+    padding: [8, 18, 0, 0],
     scales: {
       x: { time: true },
       y: { range: (_u, _min, max) => [0, props.yMax ?? (max > 0 ? max * 1.1 : 1)] },
