@@ -8,92 +8,31 @@ import { assertNever } from "../core/assert.js";
 import type { ErrorInfo } from "../core/errors.js";
 import { limits } from "../core/limits.js";
 import type { Random } from "../core/random.js";
-import { add, subtract, type Labels, type Resources } from "../core/resources.js";
-import type { Assignment, ClientResult, Inventory, ReclaimedObject, ResolvedRef, TaskResult, TaskSpec } from "../protocol/messages.js";
+import { add, subtract, type Resources } from "../core/resources.js";
+import type { Inventory, ReclaimedObject, ResolvedRef, TaskResult, TaskSpec } from "../protocol/messages.js";
 import { Membership, type MemberState } from "../scheduler/membership.js";
-import { place, type NodeView } from "../scheduler/placement.js";
+import { place } from "../scheduler/placement.js";
 import { ReadyQueue } from "../scheduler/ready-queue.js";
 import { ObjectDirectory, type ObjectEntry } from "./object-directory.js";
 import { OrphanLedger } from "./orphans.js";
+import {
+  cancelledError,
+  dependencyError,
+  inputMissesMax,
+  inputRetryDelayMs,
+  newJob,
+  type HeadConfig,
+  type HeadEffect,
+  type HeadEvent,
+  type JobCounts,
+  type JobEntry,
+  type NodeEntry,
+  type NodeSummary,
+  type TaskRecord,
+} from "./head-machine-types.js";
 
-export interface HeadConfig {
-  nodeTimeoutMs: number;
-  /** In-flight tasks per CPU sent to a node before its task run time is known. */
-  tasksOutstandingPerCpu: number;
-  /** Then the bound follows the run time: about this much queued work per CPU, within min..max per CPU. */
-  nodeBacklogTargetMs: number;
-  tasksOutstandingPerCpuMin: number;
-  tasksOutstandingPerCpuMax: number;
-  /** How long work reported by nodes waits for its owner to claim it (after a head restart). */
-  orphanGraceMs: number;
-}
-
-export type HeadEvent =
-  | { kind: "tick"; nowMs: number }
-  | { kind: "node_joined"; nowMs: number; nodeId: string; address: string; resources: Resources; labels: Labels; inventory?: Inventory }
-  | { kind: "node_heard"; nowMs: number; nodeId: string }
-  | { kind: "node_disconnected"; nodeId: string }
-  | { kind: "job_started"; jobId: string; clientId: string; nowMs: number }
-  | { kind: "job_ended"; jobId: string; nowMs: number }
-  | { kind: "tasks_submitted"; jobId: string; tasks: TaskSpec[] }
-  | { kind: "task_results"; nodeId: string; results: TaskResult[] }
-  | { kind: "tasks_cancelled"; jobId: string; taskIds: string[] }
-  | { kind: "object_put_inline"; jobId: string; objectId: string; value: Uint8Array }
-  | { kind: "object_put_pending"; jobId: string; objectId: string }
-  | { kind: "object_added"; nodeId: string; objectId: string; size: number }
-  | { kind: "objects_released"; jobId: string; objectIds: string[] }
-  | { kind: "objects_reclaimed"; jobId: string; objects: ReclaimedObject[] }
-  | { kind: "objects_unrecoverable"; jobId: string; objectIds: string[]; reason: string };
-
-export type HeadEffect =
-  | { kind: "assign"; nodeId: string; assignment: Assignment }
-  | { kind: "cancel_on_node"; nodeId: string; taskId: string }
-  | { kind: "delete_on_node"; nodeId: string; objectId: string }
-  | { kind: "client_result"; clientId: string; result: ClientResult }
-  | { kind: "node_died"; nodeId: string }
-  | { kind: "objects_lost"; clientId: string; objectId: string };
-
-/** waiting: for inputs; ready: queued; assigned: on a node; parked: its node could not fetch an input, retried shortly. */
-type TaskState = "waiting" | "ready" | "assigned" | "parked";
-
-interface TaskRecord {
-  readonly spec: TaskSpec;
-  readonly job: JobEntry;
-  state: TaskState;
-  depsMissing: number;
-  /** Attempts started so far; the current attempt's number once assigned. */
-  attempt: number;
-  nodeId: string | undefined;
-  cancelled: boolean;
-  /** Times its node could not fetch an input (bounded separately: the input's holder is at fault). */
-  inputMisses: number;
-  /** Attempts not charged to the retry budget: an unreachable input, an assignment lost in flight. */
-  unchargedAttempts: number;
-}
-
-export interface JobCounts {
-  tasksSubmitted: number;
-  tasksDone: number;
-  tasksFailed: number;
-  tasksRunning: number;
-  tasksQueued: number;
-}
-
-interface JobEntry extends JobCounts {
-  readonly jobId: string;
-  readonly clientId: string;
-  readonly startedAtMs: number;
-  endedAtMs: number | undefined;
-}
-
-interface NodeEntry extends NodeView {
-  address: string;
-  /** Moving average of its tasks' run time, which sizes tasksOutstandingMax. */
-  runMsAverage: number | undefined;
-  tasks: Set<TaskRecord>;
-  tasksDone: number;
-  tasksFailed: number;
-}
+export { defaultHeadConfig, fixedBoundConfig } from "./head-machine-types.js";
+export type { HeadConfig, HeadEffect, HeadEvent, JobCounts, NodeSummary } from "./head-machine-types.js";
 
 export class HeadMachine {
   private readonly membership: Membership;
@@ -853,76 +792,4 @@ export class HeadMachine {
       this.effects.push({ kind: "delete_on_node", nodeId, objectId: entry.objectId });
     }
   }
-}
-
-export interface NodeSummary {
-  nodeId: string;
-  address: string;
-  state: MemberState;
-  resources: Resources;
-  available: Resources;
-  labels: Labels;
-  tasksOutstanding: number;
-  tasksDone: number;
-  tasksFailed: number;
-  lastHeardAgoMs: number;
-}
-
-/** An unreachable input is retried every half second, for up to ten seconds (nodes are declared dead sooner). */
-const inputRetryDelayMs = 500;
-const inputMissesMax = 20;
-
-function newJob(jobId: string, clientId: string, nowMs: number): JobEntry {
-  return {
-    jobId,
-    clientId,
-    startedAtMs: nowMs,
-    endedAtMs: undefined,
-    tasksSubmitted: 0,
-    tasksDone: 0,
-    tasksFailed: 0,
-    tasksRunning: 0,
-    tasksQueued: 0,
-  };
-}
-
-function dependencyError(task: TaskRecord, objectId: string, reason: string): ErrorInfo {
-  return {
-    code: "dependency_failed",
-    message: `task ${task.spec.name}#${task.spec.taskId} cannot run: its argument ${objectId} failed: ${reason}`,
-    retryable: false,
-    taskName: task.spec.name,
-    taskId: task.spec.taskId,
-  };
-}
-
-function cancelledError(task: TaskRecord): ErrorInfo {
-  return {
-    code: "task_cancelled",
-    message: `task ${task.spec.name}#${task.spec.taskId} was cancelled`,
-    retryable: false,
-    taskName: task.spec.name,
-    taskId: task.spec.taskId,
-  };
-}
-
-export const defaultHeadConfig: HeadConfig = {
-  nodeTimeoutMs: limits.nodeTimeoutMs,
-  tasksOutstandingPerCpu: limits.tasksOutstandingPerCpu,
-  nodeBacklogTargetMs: limits.nodeBacklogTargetMs,
-  tasksOutstandingPerCpuMin: limits.tasksOutstandingPerCpuMin,
-  tasksOutstandingPerCpuMax: limits.tasksOutstandingPerCpuMax,
-  orphanGraceMs: limits.orphanGraceMs,
-};
-
-/** A config whose per-node bound never adapts (scenarios and models reason about a fixed bound). */
-export function fixedBoundConfig(nodeTimeoutMs: number, tasksOutstandingPerCpu: number): HeadConfig {
-  return {
-    nodeTimeoutMs,
-    tasksOutstandingPerCpu,
-    nodeBacklogTargetMs: limits.nodeBacklogTargetMs,
-    tasksOutstandingPerCpuMin: tasksOutstandingPerCpu,
-    tasksOutstandingPerCpuMax: tasksOutstandingPerCpu,
-    orphanGraceMs: limits.orphanGraceMs,
-  };
 }
