@@ -13,18 +13,7 @@ export interface NodeRow extends NodeStatus {
   latest: NodeSample | null;
 }
 
-export interface TaskRowJson {
-  taskId: string;
-  jobId: string;
-  name: string;
-  nodeId: string;
-  workerPid: number;
-  attempt: number;
-  state: "running" | "done" | "failed";
-  startedAtMs: number;
-  endedAtMs: number | null;
-  error: string | null;
-}
+export type { TaskRow as TaskRowJson } from "../observability/api-types.js";
 
 export interface LogLineJson {
   tMs: number;

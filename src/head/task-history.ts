@@ -3,19 +3,9 @@
 // Bounded: at most `rowsMax` rows over all jobs (oldest jobs' rows go first), so a long-lived head with
 // many large jobs keeps a fixed amount of memory (about 200 bytes a row: 500,000 rows is ~100 MB).
 
-export interface TaskRow {
-  taskId: string;
-  jobId: string;
-  name: string;
-  nodeId: string;
-  workerPid: number;
-  attempt: number;
-  state: "running" | "done" | "failed";
-  /** Wall-clock epoch ms, for display. */
-  startedAtMs: number;
-  endedAtMs: number | null;
-  error: string | null;
-}
+import type { TaskRow } from "../observability/api-types.js";
+
+export type { TaskRow };
 
 export class TaskHistory {
   private readonly jobs = new Map<string, Map<string, TaskRow>>();

@@ -56,3 +56,18 @@ export interface Series {
   t: number[];
   v: number[];
 }
+
+/** One attempt of one task as the head recorded it: the task stream, `shoal timeline` and the job's tasks API. */
+export interface TaskRow {
+  taskId: string;
+  jobId: string;
+  name: string;
+  nodeId: string;
+  workerPid: number;
+  attempt: number;
+  state: "running" | "done" | "failed";
+  /** Wall-clock epoch ms, for display. */
+  startedAtMs: number;
+  endedAtMs: number | null;
+  error: string | null;
+}
