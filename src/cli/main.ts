@@ -28,6 +28,7 @@ program
   .option("--http-host <host>", "head: address of the dashboard, HTTP API and /metrics (default 127.0.0.1)")
   .option("--http-port <port>", "head: their port (default 7341; 0 picks a free one)", port)
   .option("--no-http", "head: no dashboard, HTTP API or /metrics")
+  .option("--alert-rules <file>", "head: a JSON file of alert rules (default: node dead, memory or disk above 90 %)")
   .option("--token <token>", "cluster token (env SHOAL_TOKEN); a head without one generates and stores one")
   .option("--cpus <n>", "node: CPUs to offer (default: all)", positiveNumber("--cpus"))
   .option("--memory <bytes>", "node: memory to offer in bytes (default: all)", positiveNumber("--memory"))
@@ -58,6 +59,7 @@ program
   .option("--address <host:port>", "head address (env SHOAL_ADDRESS; default the cluster from `shoal up`, else 127.0.0.1:7340)")
   .option("--token <token>", "cluster token (env SHOAL_TOKEN)")
   .option("--json", "print JSON instead of tables")
+  .option("--http <url>", "the head's HTTP API, for CPU and memory use (env SHOAL_HTTP; default port 7341 on the head's host)")
   .action(statusCommand);
 
 program

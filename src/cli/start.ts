@@ -27,6 +27,7 @@ export interface StartFlags {
   httpHost?: string;
   httpPort?: number;
   http?: boolean;
+  alertRules?: string;
 }
 
 export async function startCommand(flags: StartFlags): Promise<void> {
@@ -49,6 +50,7 @@ async function startHeadCommand(flags: StartFlags): Promise<void> {
     ...(flags.heartbeatIntervalMs !== undefined && { heartbeatIntervalMs: flags.heartbeatIntervalMs }),
     ...(flags.nodeTimeoutMs !== undefined && { nodeTimeoutMs: flags.nodeTimeoutMs }),
     ...httpOption(flags),
+    ...(flags.alertRules !== undefined && { alertRulesFile: flags.alertRules }),
   });
   const say = (line: string): boolean => process.stdout.write(`${line}\n`);
   say(`shoal head listening on ${head.address} (data in ${dataDir})`);

@@ -1,7 +1,7 @@
 // What the head keeps only to show the cluster (task stream, logs, node metrics, events, alerts): never read by the scheduler.
 
 import type { NodeSample } from "../observability/api-types.js";
-import { AlertEvaluator, type Alert } from "../observability/alerts.js";
+import { AlertEvaluator, type Alert, type AlertRule } from "../observability/alerts.js";
 import { encodeHlc, HybridClock } from "../observability/hlc.js";
 import { ClusterMetrics } from "../observability/metrics.js";
 import { NodeSeries, SeriesRing } from "../observability/series.js";
@@ -32,11 +32,15 @@ export class HeadObserver {
   readonly series = new Map<string, NodeSeries>();
   private readonly clock = new HybridClock();
   private events: ClusterEvent[] = [];
-  private readonly alertEvaluator = new AlertEvaluator();
+  private readonly alertEvaluator: AlertEvaluator;
   private alertsNow: Alert[] = [];
   /** When the head first saw each queued task, to measure queue wait. */
   private readonly submittedAtMs = new Map<string, number>();
   private readonly subscribers = new Set<(event: string, data: unknown) => void>();
+
+  constructor(alertRules?: readonly AlertRule[]) {
+    this.alertEvaluator = new AlertEvaluator(alertRules);
+  }
 
   /** Tasks finished per second, for the cluster's throughput chart. */
   readonly throughput = new SeriesRing();

@@ -14,6 +14,7 @@ import type { Connection } from "../transport/connection.js";
 import { formatAddress, listen, type Listener } from "../transport/tcp.js";
 import { defaultHeadConfig, HeadMachine, type HeadConfig, type HeadEffect } from "./head-machine.js";
 import { HeadApi } from "./head-api.js";
+import type { AlertRule } from "../observability/alerts.js";
 import { HeadObserver } from "./head-observer.js";
 import { startHttpServer, type HttpServer } from "./http-server.js";
 import type { TaskLogs } from "./log-store.js";
@@ -31,6 +32,8 @@ export interface HeadOptions {
   clock?: Clock;
   /** The HTTP API, dashboard and /metrics; absent: no HTTP. */
   http?: { host: string; port: number; dashboardDir: string };
+  /** Alert rules (default: node dead, memory and disk above 90 %). */
+  alertRules?: readonly AlertRule[];
 }
 
 interface NodeSession {
@@ -54,7 +57,7 @@ const tickIntervalMs = 100;
 export class HeadRuntime {
   private readonly machine: HeadMachine;
   /** Task stream, logs, metrics: what the head keeps only to show the cluster. */
-  readonly observer = new HeadObserver();
+  readonly observer: HeadObserver;
   private readonly clock: Clock;
   private readonly nodeSessions = new Map<string, NodeSession>();
   private readonly clientSessions = new Map<string, ClientSession>();
@@ -63,7 +66,7 @@ export class HeadRuntime {
   private tickTimer: NodeJS.Timeout | undefined;
   private observeTimer: NodeJS.Timeout | undefined;
   private http: HttpServer | undefined;
-  private readonly api = new HeadApi(() => this.status(), this.observer);
+  private readonly api: HeadApi;
   /** Last node states the observer saw, to turn changes into events. */
   private readonly nodeStates = new Map<string, string>();
   private jobCounter = 0;
@@ -73,6 +76,8 @@ export class HeadRuntime {
   onShutdownRequested: () => void = () => {};
 
   constructor(private readonly options: HeadOptions) {
+    this.observer = new HeadObserver(options.alertRules);
+    this.api = new HeadApi(() => this.status(), this.observer);
     this.clock = options.clock ?? monotonicClock;
     this.machine = new HeadMachine({ ...defaultHeadConfig, ...options.config }, seededRandom(randomBytes(4).readUInt32LE(0)));
     this.startedAtMs = this.clock.nowMs();
@@ -126,8 +131,11 @@ export class HeadRuntime {
       const latest = observer.series.get(node.nodeId)?.latest;
       return { nodeId: node.nodeId, state: node.state, cpuPercent: latest?.cpuPercent ?? 0, memoryUsedBytes: latest?.memoryUsedBytes ?? 0, tasksRunning: node.tasksOutstanding };
     }));
-    if (!observer.hasSubscribers) return;
+    const jobs = { running: 0, finished: 0, failed: 0 };
     const status = await this.status();
+    for (const job of status.jobs) jobs[job.state] += 1;
+    observer.metrics.setJobs(jobs);
+    if (!observer.hasSubscribers) return;
     const snapshot = this.api.snapshot(status);
     observer.publish("cluster", snapshot.cluster);
     observer.publish("nodes", snapshot.nodes);
@@ -298,6 +306,7 @@ export class HeadRuntime {
     if (request.kind === "bundle_get") {
       const bundle = await this.options.store.getBundle(request.bundleId);
       if (bundle === undefined) throw new ShoalError("not_found", `bundle ${request.bundleId} is not stored at the head`, false);
+      this.observer.metrics.recordBytesTransferred("out", bundle.code.length);
       return { code: bundle.code };
     }
     throw new ProtocolError(`a node may not request ${request.kind}`);
@@ -428,6 +437,7 @@ export class HeadRuntime {
       throw new ProtocolError(`bundle id ${bundleId} does not match its content (sha256 ${digest})`);
     }
     await this.options.store.putBundle({ bundleId, code, createdAtMs: Date.now() });
+    this.observer.metrics.recordBytesTransferred("in", code.length);
     return {};
   }
 
@@ -571,6 +581,9 @@ export class HeadRuntime {
           assertNever(effect, "head effect");
       }
     }
+    let placed = 0;
+    for (const tasks of assignments.values()) placed += tasks.length;
+    if (placed > 0) this.observer.metrics.recordSchedulerDecisions("placed", placed);
     for (const [nodeId, tasks] of assignments) {
       // A node that vanished between placement and sending: its tasks are retried when it is declared dead.
       this.nodeSessions.get(nodeId)?.connection.send({ kind: "task_assign", tasks });

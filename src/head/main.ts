@@ -1,7 +1,9 @@
 // Composition root of the head: opens the store and starts the runtime.
 
 import { fileURLToPath } from "node:url";
+import { ShoalError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
+import { readAlertRulesFile, type AlertRule } from "../observability/alerts.js";
 import { SqliteStore } from "../store/sqlite-store.js";
 import { HeadRuntime } from "./head-runtime.js";
 
@@ -15,6 +17,8 @@ export interface StartHeadOptions {
   nodeTimeoutMs?: number;
   /** The dashboard, HTTP API and /metrics: host and port (0 picks a free one); absent: off. */
   http?: { host: string; port: number };
+  /** A JSON file of alert rules (see observability/alerts.ts); absent: the default rules. */
+  alertRulesFile?: string;
 }
 
 /** The built dashboard, found from this file whether it runs compiled (dist/src/head) or as source (src/head). */
@@ -23,6 +27,7 @@ export const dashboardDir = fileURLToPath(
 );
 
 export async function startHead(options: StartHeadOptions): Promise<HeadRuntime> {
+  const alertRules = options.alertRulesFile === undefined ? undefined : await loadAlertRules(options.alertRulesFile);
   const store = SqliteStore.open(options.dataDir);
   const head = new HeadRuntime({
     host: options.host,
@@ -33,6 +38,7 @@ export async function startHead(options: StartHeadOptions): Promise<HeadRuntime>
     ...(options.heartbeatIntervalMs !== undefined && { heartbeatIntervalMs: options.heartbeatIntervalMs }),
     ...(options.nodeTimeoutMs !== undefined && { config: { nodeTimeoutMs: options.nodeTimeoutMs } }),
     ...(options.http !== undefined && { http: { ...options.http, dashboardDir } }),
+    ...(alertRules !== undefined && { alertRules }),
   });
   try {
     await head.start();
@@ -42,5 +48,12 @@ export async function startHead(options: StartHeadOptions): Promise<HeadRuntime>
   }
   return head;
 }
+/** Reads and checks an alert rules file; every problem is reported with its place in the file. */
+async function loadAlertRules(path: string): Promise<AlertRule[]> {
+  const result = await readAlertRulesFile(path);
+  if (!result.ok) throw new ShoalError("internal", `bad alert rules:\n  ${result.errors.join("\n  ")}`, false);
+  return result.rules;
+}
+
 export { checkToken, loadOrCreateToken } from "./token.js";
 export { HighAvailabilityHead } from "./high-availability.js";
