@@ -1,6 +1,6 @@
 // The head's HTTP API as the dashboard sees it: response shapes and typed fetchers (cookie auth, 401 -> login).
 
-import type { NodeSample, NodeSeriesName, Series } from "../../src/observability/api-types.js";
+import { eventKinds, type ClusterEvent, type EventKind, type NodeSample, type NodeSeriesName, type Series } from "../../src/observability/api-types.js";
 import type { JobStatus, NodeStatus } from "../../src/protocol/messages.js";
 
 export type { JobStatus, NodeSample, NodeSeriesName, NodeStatus, Series };
@@ -71,26 +71,7 @@ export interface TaskLogs {
   lines: LogLine[];
 }
 
-export const eventKinds = [
-  "node_joined",
-  "node_suspect",
-  "node_dead",
-  "node_rejoined",
-  "task_failed",
-  "task_retried",
-  "alert",
-] as const;
-export type EventKind = (typeof eventKinds)[number];
-
-export interface ClusterEvent {
-  hlc: string;
-  tMs: number;
-  kind: EventKind;
-  nodeId?: string;
-  taskId?: string;
-  jobId?: string;
-  message: string;
-}
+export { eventKinds, type ClusterEvent, type EventKind };
 
 export interface Alert {
   name: string;

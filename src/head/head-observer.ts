@@ -1,6 +1,6 @@
 // What the head keeps only to show the cluster (task stream, logs, node metrics, events, alerts): never read by the scheduler.
 
-import type { NodeSample } from "../observability/api-types.js";
+import type { ClusterEvent, EventKind, NodeSample } from "../observability/api-types.js";
 import { AlertEvaluator, type Alert, type AlertRule } from "../observability/alerts.js";
 import { encodeHlc, HybridClock } from "../observability/hlc.js";
 import { ClusterMetrics } from "../observability/metrics.js";
@@ -9,18 +9,6 @@ import type { Assignment, TaskResult } from "../protocol/messages.js";
 import { LogStore, type TaskLogs } from "./log-store.js";
 import { TaskHistory, type TaskRow } from "./task-history.js";
 
-export type EventKind = "node_joined" | "node_suspect" | "node_dead" | "node_rejoined" | "task_failed" | "task_retried" | "alert";
-
-export interface ClusterEvent {
-  /** Hybrid logical clock stamp: sorts consistently with causality across machines. */
-  hlc: string;
-  tMs: number;
-  kind: EventKind;
-  nodeId?: string;
-  taskId?: string;
-  jobId?: string;
-  message: string;
-}
 
 /** Events kept for the API and dashboard: the newest this many. */
 const eventsMax = 10_000;

@@ -71,3 +71,18 @@ export interface TaskRow {
   endedAtMs: number | null;
   error: string | null;
 }
+
+export const eventKinds = ["node_joined", "node_suspect", "node_dead", "node_rejoined", "task_failed", "task_retried", "alert"] as const;
+export type EventKind = (typeof eventKinds)[number];
+
+/** One event of the cluster's history, stamped by a hybrid logical clock (its order agrees with causality). */
+export interface ClusterEvent {
+  /** HLC stamp; plain string order is HLC order. */
+  hlc: string;
+  tMs: number;
+  kind: EventKind;
+  nodeId?: string;
+  taskId?: string;
+  jobId?: string;
+  message: string;
+}
