@@ -97,8 +97,11 @@ export class HeadRuntime {
       onConnection: (connection) => this.accept(connection),
     });
     this.tickTimer = setInterval(() => this.step({ kind: "tick", nowMs: this.clock.nowMs() }), tickIntervalMs);
-    this.observeTimer = setInterval(() => void this.observeSecond(), 1_000);
-    void this.reapInterruptedJobs();
+    this.observeTimer = setInterval(() => {
+      // Observation must never take the head down: a store read failing (etcd away, or closing) is logged.
+      this.observeSecond().catch((error: unknown) => this.options.log.warn({ err: (error as Error).message }, "could not update observations"));
+    }, 1_000);
+    this.reapInterruptedJobs().catch((error: unknown) => this.options.log.warn({ err: (error as Error).message }, "could not list interrupted jobs"));
     if (this.options.http !== undefined) {
       this.http = await startHttpServer({ ...this.options.http, token: this.options.token, api: this.api, log: this.options.log });
     }

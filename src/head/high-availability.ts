@@ -58,9 +58,16 @@ export class HighAvailabilityHead {
     this.election = election;
     this.options.onRole?.("standby", this.options.advertiseAddress);
     this.options.log.info({ candidate: this.candidateId }, "standing by for leadership");
-    election.onLost((reason) => void this.deposed(reason.message));
+    const failed = (what: string) => (error: unknown) => this.options.log.error({ err: (error as Error).message }, what);
+    election.onLost((reason) => void this.deposed(reason.message).catch(failed("could not step down cleanly")));
     void election.awaitLeadership().then(
-      () => this.lead(election),
+      () =>
+        this.lead(election).catch(async (error: unknown) => {
+          // Elected but unable to serve (etcd store unreachable): hand leadership on, then stand by again.
+          failed("could not start leading; resigning")(error);
+          await election.resign().catch(() => undefined);
+          await this.deposed("could not start leading").catch(failed("could not stand by again"));
+        }),
       () => undefined, // lost before leading: onLost campaigns again
     );
   }
