@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { TaskError } from "../../src/client/index.js";
 import { byteLength, fail, sleep, square } from "./fixtures/tasks.js";
-import { startTestCluster, type TestCluster } from "./helpers.js";
+import { startTestCluster, waitFor, type TestCluster } from "./helpers.js";
 
 describe("client API", () => {
   let cluster: TestCluster;
@@ -31,7 +31,10 @@ describe("client API", () => {
     const client = cluster.client;
     const running = [client.submit(sleep, 30_000), client.submit(sleep, 30_000)];
     const queued = client.submit(sleep, 30_000);
-    await new Promise((resolve) => setTimeout(resolve, 300)); // let the first two start
+    await waitFor("the first two to be on the node", async () => {
+      const job = (await client.status()).jobs.find((candidate) => candidate.jobId === client.jobId);
+      return (job?.tasksRunning ?? 0) >= 2;
+    });
     for (const ref of [...running, queued]) client.cancel(ref);
     for (const ref of [...running, queued]) {
       const error = await client.get(ref).catch((thrown: unknown) => thrown);
