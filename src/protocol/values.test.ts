@@ -173,8 +173,8 @@ test("arbitrary values round-trip (property)", () => {
   fc.assert(
     fc.property(value, (input) => {
       // -0 is the one known loss (see "numbers"); compare the rest exactly. An invalid Date round-trips
-      // (next test) but as a Map key it defeats deepStrictEqual, which cannot match NaN times.
-      fc.pre(!containsNegativeZero(input) && !containsInvalidDateKey(input));
+      // (next test) but defeats deepStrictEqual, which cannot match NaN times.
+      fc.pre(!containsNegativeZero(input) && !containsInvalidDate(input));
       assert.deepStrictEqual(roundTrip(input), input);
     }),
     { numRuns: 1_000 },
@@ -224,15 +224,14 @@ function containsNegativeZero(value: unknown, seen = new Set<unknown>()): boolea
   return items.some((item) => containsNegativeZero(item, seen));
 }
 
-function containsInvalidDateKey(value: unknown, seen = new Set<unknown>()): boolean {
+function containsInvalidDate(value: unknown, seen = new Set<unknown>()): boolean {
+  if (value instanceof Date) return Number.isNaN(value.getTime());
   if (typeof value !== "object" || value === null || seen.has(value)) return false;
   seen.add(value);
   if (value instanceof Map) {
-    for (const [key, entry] of value) {
-      if ((key instanceof Date && Number.isNaN(key.getTime())) || containsInvalidDateKey(key, seen) || containsInvalidDateKey(entry, seen)) return true;
-    }
+    for (const [key, entry] of value) if (containsInvalidDate(key, seen) || containsInvalidDate(entry, seen)) return true;
     return false;
   }
-  if (value instanceof Set) return [...value].some((entry) => containsInvalidDateKey(entry, seen));
-  return Object.values(value).some((entry) => containsInvalidDateKey(entry, seen));
+  if (value instanceof Set) return [...value].some((entry) => containsInvalidDate(entry, seen));
+  return Object.values(value).some((entry) => containsInvalidDate(entry, seen));
 }
