@@ -88,10 +88,10 @@ describe("HeadElection on a real etcd cluster", { skip: etcdSkipReason() }, () =
   });
 
   test("a hung etcd leader does not depose the head leader: keep-alives reach etcd through the other members", async (context) => {
-    // etcd needs up to two election timeouts to replace its leader, longer on a starved CI machine: a 3 s
+    // etcd needs up to two election timeouts to replace its leader, longer on a starved CI machine: a 5 s
     // lease leaves room for that, which is what this test is about (a lease shorter than etcd's failover
     // deposes the head, safely but needlessly).
-    const ttlMs = 3_000;
+    const ttlMs = 5_000;
     const a = await stand("head-a", cluster!.endpoints, ttlMs / 1000);
     await a.awaitLeadership();
     let lostReason: ShoalError | undefined;
