@@ -28,14 +28,9 @@ export interface ObjectEntry {
 
 export class ObjectDirectory {
   private readonly entries = new Map<string, ObjectEntry>();
-  private inlineBytes = 0;
 
   get size(): number {
     return this.entries.size;
-  }
-
-  get inlineBytesTotal(): number {
-    return this.inlineBytes;
   }
 
   get(objectId: string): ObjectEntry | undefined {
@@ -67,10 +62,7 @@ export class ObjectDirectory {
     entry.state = "ready";
     entry.lost = false;
     entry.size = size;
-    if (inline !== undefined) {
-      entry.inline = inline;
-      this.inlineBytes += inline.length;
-    }
+    if (inline !== undefined) entry.inline = inline;
     if (nodeId !== undefined && !entry.locations.includes(nodeId)) entry.locations.push(nodeId);
     return this.takeWaiters(entry);
   }
@@ -97,7 +89,6 @@ export class ObjectDirectory {
   /** Forgets an object; returns the nodes that hold copies to delete. */
   delete(entry: ObjectEntry): string[] {
     this.entries.delete(entry.objectId);
-    if (entry.inline !== undefined) this.inlineBytes -= entry.inline.length;
     return entry.locations;
   }
 
