@@ -11,14 +11,72 @@ export interface BenchContext {
   quick: boolean;
 }
 
+/**
+ * A quantity that Shoal, its peers and the physical floor all report, under one key, so the table can
+ * show them in one row and print their ratios. Values of one key always share a unit.
+ */
+export type Comparable =
+  /** No-op tasks (jobs) submitted and completed per second by one client: tasks/s. */
+  | "noop-throughput"
+  /** One task at a time, submit to result in hand: ms. */
+  | "round-trip-median"
+  | "round-trip-p99"
+  /** Bytes moved from one process to another over loopback: MB/s. */
+  | "bulk-transfer";
+
+/** A peer run beside Shoal, or the physical floor ("tcp": raw loopback TCP between two processes). */
+export type PeerName = "bullmq" | "dask" | "tcp";
+
+/** What the issue asks of one measurement. Every kind is checked against numbers from the same run. */
+export type Target =
+  /** An absolute bound, in the measurement's unit, in its `better` direction (>= for higher, <= for lower). */
+  | { kind: "absolute"; value: number }
+  /** Better than the peer's value for the same Comparable by at least `factor` (e.g. 5 = five times BullMQ). */
+  | { kind: "times-peer"; peer: Exclude<PeerName, "tcp">; factor: number }
+  /** At least `fraction` of the physical floor's value for the same Comparable (higher-is-better only). */
+  | { kind: "fraction-of-floor"; fraction: number };
+
 /** One number one run of a benchmark produced. */
 export interface Measurement {
   metric: string;
   value: number;
   unit: string;
   better: "higher" | "lower";
-  /** The design target from the issue, when there is one. */
-  target?: number;
+  /** The peers' and the floor's values for this key are shown beside it, with ratios. */
+  compare?: Comparable;
+  /** The targets from the issue, when there are any. */
+  targets?: readonly Target[];
+}
+
+/** One number one run of a peer produced. */
+export interface PeerMeasurement {
+  compare: Comparable;
+  value: number;
+  /** Must equal the unit of the Shoal measurements with the same `compare`. */
+  unit: string;
+}
+
+/** A peer that is not installed here: printed as skipped with how to install it, never silently dropped. */
+export interface PeerMissing {
+  missing: string;
+  install: string;
+}
+
+/** A started peer (its servers running), ready to be measured several times, then stopped. */
+export interface PeerSession {
+  /** What ran, with versions: "BullMQ 5.1.0 on redis-server 7.0.15 (127.0.0.1:40123)". */
+  description: string;
+  /** One measured run; `quick` = tiny sizes (the smoke test and the warm-up). Checks its own results. */
+  run(quick: boolean): Promise<PeerMeasurement[]>;
+  /** Stops every process the peer started, even after a failed run. */
+  stop(): Promise<void>;
+}
+
+export interface Peer {
+  name: PeerName;
+  /** Column title: "BullMQ", "Dask", "TCP floor". */
+  label: string;
+  start(log: (line: string) => void): Promise<PeerSession | PeerMissing>;
 }
 
 export interface Benchmark {

@@ -129,7 +129,7 @@ export function formatTable(result: SuiteResult): string {
     `${formatNumber(metric.min)} - ${formatNumber(metric.max)}`,
     metric.median === 0 ? "-" : `${(((metric.max - metric.min) / metric.median) * 100).toFixed(0)}%`,
     metric.unit,
-    metric.target === undefined ? "" : `${metric.better === "higher" ? ">=" : "<="} ${formatNumber(metric.target)}`,
+    (metric.targets ?? []).map((target) => (target.kind === "absolute" ? `${metric.better === "higher" ? ">=" : "<="} ${formatNumber(target.value)}` : target.kind)).join(", "),
     String(metric.runs.length),
   ]);
   const numeric = new Set([2, 3, 4, 6, 7]);
