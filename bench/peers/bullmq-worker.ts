@@ -30,8 +30,6 @@ async function main(): Promise<void> {
     {
       connection: { host: "127.0.0.1", port: config.port },
       concurrency: config.concurrency,
-      // No-op jobs finish in microseconds: the 30 s stalled-job sweep never fires during a run anyway.
-      autorun: true,
     },
   );
   worker.on("error", (error) => send({ kind: "error", message: error.message }));

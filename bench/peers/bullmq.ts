@@ -8,23 +8,36 @@ import type { BullmqWorkerConfig, BullmqWorkerReply, BullmqWorkerRequest } from 
 import { exitedWithin, OutputTail, siblingModule, stopChild, track } from "./processes.js";
 import { findRedisServer, redisServerInstall, startRedisServer } from "./redis-server.js";
 
-/**
- * How BullMQ is run. The default is the fastest fair setup we found for no-op jobs on the 2-core bench
- * machine (see the report in bench/peers/README or the commit message): workers live in their own
- * processes, like Shoal's workers, so the producer's event loop only adds jobs and reads events.
- */
+/** How BullMQ is run; `bullmqSetupDefault` says why it is set as it is. */
 export interface BullmqSetup {
-  /** Worker processes, each running one BullMQ `Worker`. */
+  /** Worker processes, each running one BullMQ `Worker`, apart from the producer (like Shoal's workers). */
   workerProcesses: number;
-  /** Jobs one `Worker` runs at once (BullMQ fetches the next job while finishing the last). */
+  /** Jobs one `Worker` runs at once (BullMQ fetches the next job as it completes the last). */
   concurrency: number;
-  /** Jobs per `addBulk` call (one MULTI each); a run issues its chunks without awaiting one another. */
+  /** Jobs per `addBulk` call (one MULTI each); a run issues all its chunks without awaiting one another. */
   addChunk: number;
-  /** Round trips wait with `job.waitUntilFinished` (BullMQ's documented way), or with our own `completed` listener. */
-  roundTripWait: "waitUntilFinished" | "listener";
 }
 
-export const bullmqSetupDefault: BullmqSetup = { workerProcesses: 2, concurrency: 100, addChunk: 1_000, roundTripWait: "listener" };
+/**
+ * BullMQ's fastest fair setup for no-op jobs we found on the 2-core bench machine (BullMQ 6.7, ioredis 6,
+ * redis 7.0; jobs/s of 50,000 no-op jobs, best of 2 to 7 runs on a machine other engineers were loading):
+ *   1 worker process x concurrency 300, addBulk of 1,000   10,400   (chosen)
+ *   2 x 300, addBulk of 5,000                              11,100   (once; usually 5,400-8,200)
+ *   2 x 300, addBulk of 1,000                               8,800
+ *   1 x 100 / 2 x 100, addBulk of 1,000                     7,900 / 8,100
+ *   2 x 10 / 2 x 30 / 2 x 1,000                             7,500 / 4,100 / 4,700
+ *   addBulk of 100 / 10,000 (2 x 100)                       4,800 / 4,300
+ *   ioredis enableAutoPipelining (2 x 100)                  8,500, and 10-15% more CPU per job
+ *   keeping completed jobs (no removeOnComplete)            5,800
+ * The CPU all processes spend per job (~170 us, a third of it in redis) barely differs between setups, so
+ * on two cores they all approach ~11,000 jobs/s when the machine is quiet; one worker process spends the
+ * least (one blocking connection, fewer context switches), and a deep concurrency keeps it fed while redis
+ * is busy. The worker still runs apart from the producer, as Shoal's workers run apart from its client.
+ * Chunks of 1,000 let workers start while later chunks are added (one MULTI of 50,000 holds redis until
+ * it is all queued). removeOnComplete is what a high-volume BullMQ user sets; its results still reach the
+ * producer through QueueEvents.
+ */
+export const bullmqSetupDefault: BullmqSetup = { workerProcesses: 1, concurrency: 300, addChunk: 1_000 };
 
 export interface BullmqOptions {
   /** Paths to try for redis-server (tests pass one that does not exist). */
@@ -96,7 +109,8 @@ export async function startBullmq(log: (line: string) => void, options: BullmqOp
   return {
     description:
       `BullMQ ${loaded.version} on redis-server ${redis.version} (127.0.0.1:${redis.port}), ` +
-      `${setup.workerProcesses} worker processes x concurrency ${setup.concurrency}, addBulk of ${setup.addChunk}, removeOnComplete`,
+      `${setup.workerProcesses} worker process${setup.workerProcesses === 1 ? "" : "es"} x concurrency ${setup.concurrency}, ` +
+      `addBulk of ${setup.addChunk}, removeOnComplete`,
     redisPort: redis.port,
     pids,
     run: (quick) => runOnce(state, quick),
@@ -202,9 +216,7 @@ async function measureRoundTrips(state: BullmqState, count: number): Promise<num
   const processedBefore = await countProcessed(state.workers);
   for (let index = 0; index < count; index++) {
     const startedMs = performance.now();
-    const result = state.setup.roundTripWait === "waitUntilFinished"
-      ? await (await queue.add("noop", index, { removeOnComplete: 100 })).waitUntilFinished(queueEvents, stallTimeoutMs)
-      : await addAndListen(queue, queueEvents, index);
+    const result = await addAndListen(queue, queueEvents, index);
     latenciesMs[index] = performance.now() - startedMs;
     check(result === index, `BullMQ round trip ${index}: the job returned ${String(result)}`);
   }
@@ -214,8 +226,9 @@ async function measureRoundTrips(state: BullmqState, count: number): Promise<num
 }
 
 /**
- * Adds one job and resolves with its result from the `completed` event. The listener is in place before
- * the add, so the event cannot pass unseen (waitUntilFinished instead asks redis whether it finished).
+ * Adds one job and resolves with its result from QueueEvents' `completed` event, listening before the add
+ * so the event cannot pass unseen. (`job.waitUntilFinished` does the same plus a redis round trip to ask
+ * whether the job already finished, which fails with "Missing key" once removeOnComplete deleted it.)
  */
 async function addAndListen(queue: Queue<number, number>, queueEvents: QueueEvents, data: number): Promise<unknown> {
   let jobId: string | undefined;
@@ -274,7 +287,7 @@ async function startWorker(config: BullmqWorkerConfig, log: (line: string) => vo
     if (reply.kind === "error") log(`BullMQ worker ${child.pid}: ${reply.message}`);
   });
   const ready = await Promise.race([
-    nextReply(child, "ready").then(() => true),
+    nextReply(child, "ready").then(() => true, () => false),
     exitedWithin(child, workerReadyTimeoutMs).then(() => false),
   ]);
   if (!ready) {
@@ -284,14 +297,21 @@ async function startWorker(config: BullmqWorkerConfig, log: (line: string) => vo
   return child;
 }
 
+/** The worker's next reply of `kind`; rejects if the worker exits first. */
 function nextReply<K extends BullmqWorkerReply["kind"]>(child: ChildProcess, kind: K): Promise<Extract<BullmqWorkerReply, { kind: K }>> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const onMessage = (reply: BullmqWorkerReply): void => {
       if (reply.kind !== kind) return;
       child.off("message", onMessage);
+      child.off("exit", onExit);
       resolve(reply as Extract<BullmqWorkerReply, { kind: K }>);
     };
+    const onExit = (code: number | null, signal: string | null): void => {
+      child.off("message", onMessage);
+      reject(new Error(`BullMQ worker process ${child.pid} exited (${code ?? signal}) before its "${kind}" reply`));
+    };
     child.on("message", onMessage);
+    child.once("exit", onExit);
   });
 }
 
