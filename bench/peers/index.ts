@@ -1,0 +1,5 @@
+// The peers `npm run bench` measures beside Shoal.
+
+import type { Peer } from "../harness.js";
+
+export const peers: readonly Peer[] = [];
