@@ -1,6 +1,7 @@
 // `npm run bench`: runs the benchmark suite on a local cluster, prints a table, and keeps the numbers in bench/results/.
 
 import { mkdirSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatPeerNotes, formatTable } from "./report.js";
@@ -12,6 +13,7 @@ const usage = `usage: node dist/bench/run.js [--quick] [--only NAME]... [--runs 
   --only NAME          run only this benchmark (repeatable): ${benchmarks.map((benchmark) => benchmark.name).join(", ")}
   --runs N             measured runs per benchmark (default ${runsDefault})
   --cpus-per-node N    CPUs each of the two nodes offers (default ${cpusPerNodeDefault})
+  --profile DIR        write V8 CPU profiles of the head, nodes and workers into DIR (open in Chrome DevTools)
   --no-peers           measure Shoal only (peers: ${peers.map((peer) => peer.label).join(", ")})`;
 
 /** bench/results/ in the repository, whether this runs compiled (dist/bench) or as source (bench). */
@@ -25,6 +27,7 @@ async function main(): Promise<void> {
       runs: { type: "string" },
       "cpus-per-node": { type: "string" },
       "no-peers": { type: "boolean", default: false },
+      profile: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -38,6 +41,7 @@ async function main(): Promise<void> {
     ...(values.runs !== undefined && { runs: positiveNumber("--runs", values.runs) }),
     ...(values["cpus-per-node"] !== undefined && { cpusPerNode: positiveNumber("--cpus-per-node", values["cpus-per-node"]) }),
     peers: values["no-peers"] ? [] : peers,
+    ...(values.profile !== undefined && { nodeFlags: ["--cpu-prof", `--cpu-prof-dir=${resolve(values.profile)}`] }),
     log: (line) => process.stderr.write(`${line}\n`),
   });
   const { machine, cluster } = result;

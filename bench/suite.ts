@@ -27,6 +27,8 @@ export interface SuiteOptions {
   /** Measured runs per benchmark (at --quick always 1). */
   runs?: number;
   cpusPerNode?: number;
+  /** Extra Node.js flags for the cluster's processes (`--profile` passes --cpu-prof). */
+  nodeFlags?: readonly string[];
   /** Peers measured beside Shoal, after it (never at the same time: they would share the cores). */
   peers?: readonly Peer[];
   /** Progress lines; silent when absent. */
@@ -59,7 +61,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const startedAt = new Date().toISOString();
 
   log(`starting a head and 2 nodes with ${cpusPerNode} CPU each on loopback`);
-  const local = await LocalCluster.start({ nodes: [{ cpus: cpusPerNode }, { cpus: cpusPerNode }], logLevel: "warn" });
+  const local = await LocalCluster.start({ nodes: [{ cpus: cpusPerNode }, { cpus: cpusPerNode }], logLevel: "warn", nodeFlags: options.nodeFlags ?? [] });
   const metrics: MetricSummary[] = [];
   try {
     const client = await connect({ address: local.address, token: local.token, jobName: "bench" });
