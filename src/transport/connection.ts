@@ -1,7 +1,6 @@
 // One authenticated, framed connection over a TCP socket: handshake, per-turn batching, request/reply, backpressure.
 
 import type { Socket } from "node:net";
-import { assert } from "../core/assert.js";
 import {
   AuthError,
   ConnectionClosedError,
