@@ -65,7 +65,7 @@ export class ClusterMetrics {
     this.nodeMemoryUsedBytes = new Gauge({ name: "shoal_node_memory_used_bytes", help: "Memory in use on the node's machine (total minus available).", labelNames: ["node"], registers });
     this.nodeTasksRunning = new Gauge({ name: "shoal_node_tasks_running", help: "Tasks running on the node.", labelNames: ["node"], registers });
     this.tasks = new Counter({ name: "shoal_tasks_total", help: "Tasks finished, by outcome (after retries).", labelNames: ["state"], registers });
-    this.taskQueueWaitSeconds = new Histogram({ name: "shoal_task_queue_wait_seconds", help: "Time from a task being ready to it starting on a worker.", buckets: [...taskSecondsBuckets], registers });
+    this.taskQueueWaitSeconds = new Histogram({ name: "shoal_task_queue_wait_seconds", help: "Time from the head accepting a task to sending it to a node.", buckets: [...taskSecondsBuckets], registers });
     this.taskRunSeconds = new Histogram({ name: "shoal_task_run_seconds", help: "Time a task ran on its worker.", buckets: [...taskSecondsBuckets], registers });
     this.schedulerDecisions = new Counter({ name: "shoal_scheduler_decisions_total", help: "Scheduler decisions about tasks, by kind.", labelNames: ["decision"], registers });
     this.bytesTransferred = new Counter({ name: "shoal_bytes_transferred_total", help: "Object bytes through the head, by direction.", labelNames: ["direction"], registers });
@@ -98,11 +98,15 @@ export class ClusterMetrics {
     for (const [state, count] of counts) this.nodes.set({ state }, count);
   }
 
-  /** A task reached its final outcome. Durations come from monotonic clocks; a negative one (a bug elsewhere) counts as 0. */
-  recordTaskFinished(outcome: TaskOutcome, queueWaitMs: number, runMs: number): void {
+  /** An attempt finished. A negative duration (a bug elsewhere) counts as 0. */
+  recordTaskFinished(outcome: TaskOutcome, runMs: number): void {
     this.tasks.inc({ state: outcome });
-    this.taskQueueWaitSeconds.observe(Math.max(0, finite(queueWaitMs, "queueWaitMs")) / 1000);
     this.taskRunSeconds.observe(Math.max(0, finite(runMs, "runMs")) / 1000);
+  }
+
+  /** A task was sent to a node `queuedMs` after the head accepted it. */
+  recordTaskQueued(queuedMs: number): void {
+    this.taskQueueWaitSeconds.observe(Math.max(0, finite(queuedMs, "queuedMs")) / 1000);
   }
 
   recordSchedulerDecisions(decision: SchedulerDecision, count = 1): void {
