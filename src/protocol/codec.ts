@@ -9,7 +9,7 @@
 // connection closes anyway).
 
 import { Packr, Unpackr } from "msgpackr";
-import { assert } from "../core/assert.js";
+import { assert, fail } from "../core/assert.js";
 import { ProtocolError } from "../core/errors.js";
 
 export const frameHeaderBytes = 4;
@@ -33,7 +33,7 @@ export class FrameEncoder {
     for (const message of messages) {
       // Copied at once: the packer reuses its buffer on the next call.
       const packed = Buffer.from(this.packr.pack(message));
-      assert(arrayHeaderBytes + packed.length <= this.frameBytesMax, `a single message of ${packed.length} bytes exceeds the frame limit`);
+      if (arrayHeaderBytes + packed.length > this.frameBytesMax) fail(`a single message of ${packed.length} bytes exceeds the frame limit`);
       if (pendingBytes + packed.length > this.frameBytesMax) {
         frames.push(frameOf(pending, pendingBytes));
         pending = [];
