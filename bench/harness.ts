@@ -186,6 +186,19 @@ function cpuMsIfAlive(pid: number): number | undefined {
   return fields === undefined ? undefined : ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicksPerSecond;
 }
 
+/** Resident set size of a process now, in bytes (VmRSS of /proc/<pid>/status). */
+export function residentBytes(pid: number): number {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    throw new BenchCheckError(`process ${pid} has no /proc entry: is this Linux, and is the process alive?`);
+  }
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(text);
+  check(match !== null, `no VmRSS line in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
+}
+
 /** Pids whose parent is `parentPid` (a node's workers). */
 export function childPids(parentPid: number): number[] {
   const children: number[] = [];

@@ -1,15 +1,20 @@
 // `npm run bench`: runs the benchmark suite on a local cluster, prints a table, and keeps the numbers in bench/results/.
 
 import { mkdirSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { benchmarks, cpusPerNodeDefault, formatTable, runsDefault, runSuite } from "./suite.js";
+import { formatPeerNotes, formatTable } from "./report.js";
+import { benchmarks, cpusPerNodeDefault, runsDefault, runSuite } from "./suite.js";
+import { peers } from "./peers/index.js";
 
 const usage = `usage: node dist/bench/run.js [--quick] [--only NAME]... [--runs N] [--cpus-per-node N]
   --quick              tiny sizes, one run each (a smoke test of the harness, not a measurement)
   --only NAME          run only this benchmark (repeatable): ${benchmarks.map((benchmark) => benchmark.name).join(", ")}
   --runs N             measured runs per benchmark (default ${runsDefault})
-  --cpus-per-node N    CPUs each of the two nodes offers (default ${cpusPerNodeDefault})`;
+  --cpus-per-node N    CPUs each of the two nodes offers (default ${cpusPerNodeDefault})
+  --profile DIR        write V8 CPU profiles of the head, nodes and workers into DIR (open in Chrome DevTools)
+  --no-peers           measure Shoal only (peers: ${peers.map((peer) => peer.label).join(", ")})`;
 
 /** bench/results/ in the repository, whether this runs compiled (dist/bench) or as source (bench). */
 const resultsDirectory = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./results/" : "../../bench/results/", import.meta.url));
@@ -21,6 +26,8 @@ async function main(): Promise<void> {
       only: { type: "string", multiple: true },
       runs: { type: "string" },
       "cpus-per-node": { type: "string" },
+      "no-peers": { type: "boolean", default: false },
+      profile: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -33,6 +40,8 @@ async function main(): Promise<void> {
     ...(values.only !== undefined && { only: values.only }),
     ...(values.runs !== undefined && { runs: positiveNumber("--runs", values.runs) }),
     ...(values["cpus-per-node"] !== undefined && { cpusPerNode: positiveNumber("--cpus-per-node", values["cpus-per-node"]) }),
+    peers: values["no-peers"] ? [] : peers,
+    ...(values.profile !== undefined && { nodeFlags: ["--cpu-prof", `--cpu-prof-dir=${resolve(values.profile)}`] }),
     log: (line) => process.stderr.write(`${line}\n`),
   });
   const { machine, cluster } = result;
@@ -40,7 +49,7 @@ async function main(): Promise<void> {
     `\n${machine.cpus} x ${machine.cpuModel}, node ${machine.node}; head + ${cluster.nodes} nodes x ${cluster.cpusPerNode} CPU; ` +
       `${result.runsPerBenchmark} run(s) per benchmark${result.quick ? " (--quick: sizes too small to mean anything)" : ""}\n\n`,
   );
-  process.stdout.write(`${formatTable(result)}\n`);
+  process.stdout.write(`${formatTable(result.metrics, result.peers)}\n\n${formatPeerNotes(result.peers)}\n`);
   mkdirSync(resultsDirectory, { recursive: true });
   // Colons are not allowed in file names everywhere; the rest is the ISO date.
   const path = `${resultsDirectory}${result.startedAt.replace(/:/g, "-")}${result.quick ? "-quick" : ""}.json`;

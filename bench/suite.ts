@@ -3,12 +3,14 @@
 import { cpus as machineCpus } from "node:os";
 import { connect, LocalCluster } from "../src/client/index.js";
 import { cpuPerTask } from "./benchmarks/cpu-per-task.js";
+import { mapMillion } from "./benchmarks/map-million.js";
 import { largeObjects } from "./benchmarks/large-objects.js";
 import { roundTrip } from "./benchmarks/round-trip.js";
 import { throughput } from "./benchmarks/throughput.js";
-import { check, median, type BenchContext, type Benchmark, type Measurement } from "./harness.js";
+import { check, type BenchContext, type Benchmark, type Comparable, type Measurement, type Peer, type PeerMeasurement } from "./harness.js";
+import { formatNumber, summarize, type MetricSummary, type PeerMetricSummary, type PeerResult } from "./report.js";
 
-export const benchmarks: readonly Benchmark[] = [throughput, roundTrip, cpuPerTask, largeObjects];
+export const benchmarks: readonly Benchmark[] = [throughput, mapMillion, roundTrip, cpuPerTask, largeObjects];
 
 /**
  * One CPU per node: head, two node agents and the client already share the machine's two cores, so
@@ -25,16 +27,12 @@ export interface SuiteOptions {
   /** Measured runs per benchmark (at --quick always 1). */
   runs?: number;
   cpusPerNode?: number;
+  /** Extra Node.js flags for the cluster's processes (`--profile` passes --cpu-prof). */
+  nodeFlags?: readonly string[];
+  /** Peers measured beside Shoal, after it (never at the same time: they would share the cores). */
+  peers?: readonly Peer[];
   /** Progress lines; silent when absent. */
   log?: (line: string) => void;
-}
-
-export interface MetricSummary extends Omit<Measurement, "value"> {
-  benchmark: string;
-  runs: number[];
-  median: number;
-  min: number;
-  max: number;
 }
 
 export interface SuiteResult {
@@ -44,6 +42,7 @@ export interface SuiteResult {
   machine: { cpus: number; cpuModel: string; node: string; platform: string };
   cluster: { nodes: number; cpusPerNode: number };
   metrics: MetricSummary[];
+  peers: PeerResult[];
 }
 
 export function selectBenchmarks(only: readonly string[] | undefined): Benchmark[] {
@@ -62,7 +61,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const startedAt = new Date().toISOString();
 
   log(`starting a head and 2 nodes with ${cpusPerNode} CPU each on loopback`);
-  const local = await LocalCluster.start({ nodes: [{ cpus: cpusPerNode }, { cpus: cpusPerNode }], logLevel: "warn" });
+  const local = await LocalCluster.start({ nodes: [{ cpus: cpusPerNode }, { cpus: cpusPerNode }], logLevel: "warn", nodeFlags: options.nodeFlags ?? [] });
   const metrics: MetricSummary[] = [];
   try {
     const client = await connect({ address: local.address, token: local.token, jobName: "bench" });
@@ -82,14 +81,17 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     await local.stop();
   }
   const cpuList = machineCpus();
-  return {
+  const result: SuiteResult = {
     startedAt,
     quick: options.quick,
     runsPerBenchmark: runs,
     machine: { cpus: cpuList.length, cpuModel: cpuList[0]?.model ?? "unknown", node: process.version, platform: process.platform },
     cluster: { nodes: 2, cpusPerNode },
     metrics,
+    peers: await measurePeers(options.peers ?? [], options.quick, runs, log),
   };
+  checkUnits(result);
+  return result;
 }
 
 /** Runs one benchmark `runs` times; every run must report the same metrics. */
@@ -108,33 +110,51 @@ async function measure(benchmark: Benchmark, context: BenchContext, runs: number
   return [...byMetric.values()].map(({ first, values }) => {
     check(values.length === runs, `${benchmark.name} ${first.metric}: reported in ${values.length} of ${runs} runs`);
     const { value: _value, ...rest } = first;
-    return { benchmark: benchmark.name, ...rest, runs: values, median: median(values), min: Math.min(...values), max: Math.max(...values) };
+    return { benchmark: benchmark.name, ...rest, ...summarize(values) };
   });
 }
 
-/** Three significant digits at least, thousands separated: 52,310 / 812 / 0.271. */
-export function formatNumber(value: number): string {
-  const magnitude = Math.abs(value);
-  const digits = magnitude >= 100 ? 0 : magnitude >= 10 ? 1 : magnitude >= 1 ? 2 : 3;
-  return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+/** Each peer in turn: started, warmed up (unless quick), measured `runs` times, stopped. */
+async function measurePeers(peers: readonly Peer[], quick: boolean, runs: number, log: (line: string) => void): Promise<PeerResult[]> {
+  const results: PeerResult[] = [];
+  for (const peer of peers) {
+    log(`starting peer ${peer.label}`);
+    const started = await peer.start(log);
+    if ("missing" in started) {
+      log(`${peer.label} skipped: ${started.missing} (install with: ${started.install})`);
+      results.push({ name: peer.name, label: peer.label, status: "skipped", missing: started.missing, install: started.install });
+      continue;
+    }
+    const byQuantity = new Map<Comparable, { unit: string; values: number[] }>();
+    try {
+      if (!quick) await started.run(true);
+      for (let run = 1; run <= runs; run++) {
+        const measurements: PeerMeasurement[] = await started.run(quick);
+        log(`${peer.label} run ${run}/${runs}: ${measurements.map((entry) => `${entry.compare} ${formatNumber(entry.value)} ${entry.unit}`).join(", ")}`);
+        for (const measurement of measurements) {
+          check(Number.isFinite(measurement.value) && measurement.value > 0, `${peer.label} ${measurement.compare}: not a positive number (${measurement.value})`);
+          const entry = byQuantity.get(measurement.compare) ?? { unit: measurement.unit, values: [] };
+          check(entry.unit === measurement.unit, `${peer.label} ${measurement.compare}: unit ${measurement.unit}, earlier ${entry.unit}`);
+          entry.values.push(measurement.value);
+          byQuantity.set(measurement.compare, entry);
+        }
+      }
+    } finally {
+      await started.stop();
+    }
+    const metrics = [...byQuantity].map(([compare, { unit, values }]): PeerMetricSummary => ({ compare, unit, ...summarize(values) }));
+    results.push({ name: peer.name, label: peer.label, status: "measured", description: started.description, metrics });
+  }
+  return results;
 }
 
-/** The summary as an aligned text table. */
-export function formatTable(result: SuiteResult): string {
-  const header = ["benchmark", "metric", "median", "min - max", "spread", "unit", "target", "runs"];
-  const rows = result.metrics.map((metric) => [
-    metric.benchmark,
-    metric.metric,
-    formatNumber(metric.median),
-    `${formatNumber(metric.min)} - ${formatNumber(metric.max)}`,
-    metric.median === 0 ? "-" : `${(((metric.max - metric.min) / metric.median) * 100).toFixed(0)}%`,
-    metric.unit,
-    (metric.targets ?? []).map((target) => (target.kind === "absolute" ? `${metric.better === "higher" ? ">=" : "<="} ${formatNumber(target.value)}` : target.kind)).join(", "),
-    String(metric.runs.length),
-  ]);
-  const numeric = new Set([2, 3, 4, 6, 7]);
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] as string).length)));
-  const line = (cells: string[]): string =>
-    cells.map((cell, column) => (numeric.has(column) ? cell.padStart(widths[column] as number) : cell.padEnd(widths[column] as number))).join("  ").trimEnd();
-  return [line(header), line(widths.map((width) => "-".repeat(width))), ...rows.map(line)].join("\n");
+/** A Shoal metric and a peer's report of the same quantity must share a unit, or the ratio means nothing. */
+function checkUnits(result: SuiteResult): void {
+  for (const metric of result.metrics) {
+    for (const peer of result.peers) {
+      if (peer.status !== "measured" || metric.compare === undefined) continue;
+      const other = peer.metrics.find((candidate) => candidate.compare === metric.compare);
+      check(other === undefined || other.unit === metric.unit, `${metric.benchmark} ${metric.metric} is in ${metric.unit} but ${peer.label} reports ${other?.unit}`);
+    }
+  }
 }

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BenchCheckError, checkExact, checkRanOnce, type TaskCounters } from "../harness.js";
-import { benchmarks, formatTable, runSuite } from "../suite.js";
+import { formatTable } from "../report.js";
+import { benchmarks, runSuite } from "../suite.js";
 
 test("every benchmark completes at --quick size with correct results and positive numbers", async () => {
   // The benchmarks check their own results and throw a BenchCheckError on any mismatch.
@@ -13,7 +14,7 @@ test("every benchmark completes at --quick size with correct results and positiv
     assert.deepEqual(metric.runs.length, 1, `${metric.benchmark} ${metric.metric} ran once`);
     assert.ok(Number.isFinite(metric.median) && metric.median > 0, `${metric.benchmark} ${metric.metric} = ${metric.median} ${metric.unit}`);
   }
-  assert.match(formatTable(result), /throughput\s+submit\+get/);
+  assert.match(formatTable(result.metrics, result.peers), /throughput\s+submit\+get/);
 });
 
 test("the checks the benchmarks rely on reject wrong results", () => {

@@ -31,6 +31,8 @@ export interface LocalClusterOptions {
   httpPort?: number;
   /** Log level of the child processes (their logs go to files in the data directory). */
   logLevel?: string;
+  /** Extra Node.js flags for the head and node processes, e.g. `--cpu-prof` to profile them. */
+  nodeFlags?: readonly string[];
 }
 
 export interface LocalProcess {
@@ -69,7 +71,7 @@ export class LocalCluster {
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "shoal-local-"));
     const token = options.token ?? randomBytes(24).toString("base64url");
     const env = { ...process.env, SHOAL_TOKEN: token, SHOAL_LOG_LEVEL: options.logLevel ?? "warn" };
-    const head = await startProcess("head", headArgs(options, dataDir, options.port ?? 0), env, dataDir);
+    const head = await startProcess("head", headArgs(options, dataDir, options.port ?? 0), env, dataDir, options.nodeFlags ?? []);
     const specs = typeof options.nodes === "object" ? options.nodes : Array.from({ length: options.nodes ?? 2 }, () => ({}));
     const cluster = new LocalCluster(head.address, token, dataDir, head, [], ownsDataDir, options);
     try {
@@ -92,7 +94,7 @@ export class LocalCluster {
   async restartHead(): Promise<LocalProcess> {
     const port = Number(this.address.slice(this.address.lastIndexOf(":") + 1));
     const env = { ...process.env, SHOAL_TOKEN: this.token, SHOAL_LOG_LEVEL: this.options.logLevel ?? "warn" };
-    this.headProcess = await startProcess("head", headArgs(this.options, this.dataDir, port), env, this.dataDir);
+    this.headProcess = await startProcess("head", headArgs(this.options, this.dataDir, port), env, this.dataDir, this.options.nodeFlags ?? []);
     return this.headProcess;
   }
 
@@ -106,7 +108,7 @@ export class LocalCluster {
     if (spec.resources !== undefined) args.push("--resources", JSON.stringify(spec.resources));
     if (spec.labels !== undefined) args.push("--labels", Object.entries(spec.labels).map(([key, value]) => `${key}=${value}`).join(","));
     const env = { ...process.env, SHOAL_TOKEN: this.token, SHOAL_LOG_LEVEL: this.options.logLevel ?? "warn" };
-    const node = await startProcess(`node-${index}`, args, env, this.dataDir);
+    const node = await startProcess(`node-${index}`, args, env, this.dataDir, this.options.nodeFlags ?? []);
     this.nodes[index] = node;
     return node;
   }
@@ -136,12 +138,12 @@ function headArgs(options: LocalClusterOptions, dataDir: string, port: number): 
 }
 
 /** Spawns `shoal start ...` and resolves when it prints its ready line; rejects with its log tail if it dies first. */
-async function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv, dataDir: string): Promise<LocalProcess> {
+async function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv, dataDir: string, nodeFlags: readonly string[]): Promise<LocalProcess> {
   const logPath = join(dataDir, `${name}.log`);
   const log = createWriteStream(logPath);
   // stdin is a pipe the child watches: when this process dies, however it dies, the pipe closes and the
   // child exits too (--exit-with-parent), so an embedded cluster never outlives its driver.
-  const child = spawn(process.execPath, [cliEntry, ...args, "--exit-with-parent"], { env, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...nodeFlags, cliEntry, ...args, "--exit-with-parent"], { env, stdio: ["pipe", "pipe", "pipe"] });
   child.stderr?.pipe(log);
   return new Promise<LocalProcess>((resolve, reject) => {
     let output = "";

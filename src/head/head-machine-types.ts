@@ -26,7 +26,7 @@ export type HeadEvent =
   | { kind: "node_disconnected"; nodeId: string }
   | { kind: "job_started"; jobId: string; clientId: string; nowMs: number }
   | { kind: "job_ended"; jobId: string; nowMs: number }
-  | { kind: "tasks_submitted"; jobId: string; tasks: TaskSpec[] }
+  | { kind: "tasks_submitted"; jobId: string; tasks: TaskSpec[]; nowMs: number }
   | { kind: "task_results"; nodeId: string; results: TaskResult[] }
   | { kind: "tasks_cancelled"; jobId: string; taskIds: string[] }
   | { kind: "object_put_inline"; jobId: string; objectId: string; value: Uint8Array }
@@ -37,7 +37,8 @@ export type HeadEvent =
   | { kind: "objects_unrecoverable"; jobId: string; objectIds: string[]; reason: string };
 
 export type HeadEffect =
-  | { kind: "assign"; nodeId: string; assignment: Assignment }
+  /** `queuedMs`: from the task's submission to this assignment (for the queue-wait metric). */
+  | { kind: "assign"; nodeId: string; assignment: Assignment; queuedMs: number }
   | { kind: "cancel_on_node"; nodeId: string; taskId: string }
   | { kind: "delete_on_node"; nodeId: string; objectId: string }
   | { kind: "client_result"; clientId: string; result: ClientResult }
@@ -50,6 +51,8 @@ export type TaskState = "waiting" | "ready" | "assigned" | "parked";
 export interface TaskRecord {
   readonly spec: TaskSpec;
   readonly job: JobEntry;
+  /** When the head accepted it (its clock), for the queue-wait metric. */
+  readonly submittedAtMs: number;
   state: TaskState;
   depsMissing: number;
   /** Attempts started so far; the current attempt's number once assigned. */

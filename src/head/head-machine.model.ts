@@ -235,13 +235,13 @@ class History {
       this.tasks.set(taskId, task);
       specs.push(spec);
     }
-    this.step({ kind: "tasks_submitted", jobId, tasks: specs });
+    this.step({ kind: "tasks_submitted", jobId, tasks: specs, nowMs: this.nowMs });
   }
 
   private resubmit(task: ModelTask | undefined): void {
     if (task === undefined) return;
     this.quiet = true;
-    this.step({ kind: "tasks_submitted", jobId: task.jobId, tasks: [task.spec] });
+    this.step({ kind: "tasks_submitted", jobId: task.jobId, tasks: [task.spec], nowMs: this.nowMs });
   }
 
   private answer(task: ModelTask | undefined, outcome: Outcome, inline: boolean, twice: boolean): void {

@@ -187,7 +187,7 @@ class ScenarioInterpreter {
       case "end":
         return { kind: "job_ended", jobId: args.word(0), nowMs };
       case "submit":
-        return { kind: "tasks_submitted", jobId: args.word(0), tasks: args.list(1).map((taskId) => taskSpecOf(taskId, args)) };
+        return { kind: "tasks_submitted", jobId: args.word(0), tasks: args.list(1).map((taskId) => taskSpecOf(taskId, args)), nowMs };
       case "result":
         return { kind: "task_results", nodeId: args.word(0), results: [taskResultOf(args)] };
       case "cancel":

@@ -349,6 +349,7 @@ export class HeadMachine {
     const task: TaskRecord = {
       spec,
       job,
+      submittedAtMs: this.nowMs,
       state: "waiting",
       depsMissing: 0,
       attempt: 0,
@@ -509,6 +510,7 @@ export class HeadMachine {
     this.effects.push({
       kind: "assign",
       nodeId,
+      queuedMs: Math.max(0, this.nowMs - task.submittedAtMs),
       assignment: {
         taskId: spec.taskId,
         attempt: task.attempt,

@@ -7,7 +7,7 @@ import { ClusterMetrics } from "../observability/metrics.js";
 import { NodeSeries, SeriesRing } from "../observability/series.js";
 import type { Assignment, TaskResult } from "../protocol/messages.js";
 import { LogStore, type TaskLogs } from "./log-store.js";
-import { TaskHistory, type TaskRow } from "./task-history.js";
+import { TaskHistory, type FinishedAttempt } from "./task-history.js";
 
 
 /** Events kept for the API and dashboard: the newest this many. */
@@ -22,8 +22,6 @@ export class HeadObserver {
   private events: ClusterEvent[] = [];
   private readonly alertEvaluator: AlertEvaluator;
   private alertsNow: Alert[] = [];
-  /** When the head first saw each queued task, to measure queue wait. */
-  private readonly submittedAtMs = new Map<string, number>();
   private readonly subscribers = new Set<(event: string, data: unknown) => void>();
 
   constructor(alertRules?: readonly AlertRule[]) {
@@ -34,15 +32,9 @@ export class HeadObserver {
   readonly throughput = new SeriesRing();
   private finishedThisSecond = 0;
 
-  submitted(taskIds: readonly string[]): void {
-    // Bounded: tasks that never finish (cancelled before running) would otherwise pile up here.
-    if (this.submittedAtMs.size > 2_000_000) this.submittedAtMs.clear();
-    const nowMs = Date.now();
-    for (const taskId of taskIds) if (!this.submittedAtMs.has(taskId)) this.submittedAtMs.set(taskId, nowMs);
-  }
-
-  /** A task went to a node. */
-  assigned(nodeId: string, assignment: Assignment): void {
+  /** A task went to a node, `queuedMs` after the head accepted it. */
+  assigned(nodeId: string, assignment: Assignment, queuedMs: number): void {
+    this.metrics.recordTaskQueued(queuedMs);
     this.history.started(assignment.jobId, assignment.taskId, assignment.name, nodeId, assignment.attempt, Date.now());
     if (assignment.attempt > 1) {
       this.event("task_retried", `task ${assignment.name}#${assignment.taskId} runs again (attempt ${assignment.attempt}) on ${nodeId}`, {
@@ -59,7 +51,7 @@ export class HeadObserver {
     const nowMs = Date.now();
     for (const result of results) {
       const execution = result.execution;
-      const row = this.history.finished(
+      const task = this.history.finished(
         result.taskId,
         {
           ok: result.status === "done",
@@ -69,12 +61,12 @@ export class HeadObserver {
         },
         nowMs,
       );
-      this.recordFinished(result, row, nodeId, nowMs);
-      if (row === undefined || execution === undefined || execution.logs.length === 0) continue;
-      const entry: TaskLogs = { taskId: result.taskId, jobId: row.jobId, name: row.name, nodeId, lines: execution.logs };
+      this.recordFinished(result, task, nodeId);
+      if (task === undefined || execution === undefined || execution.logs.length === 0) continue;
+      const entry: TaskLogs = { taskId: result.taskId, jobId: task.jobId, name: task.name, nodeId, lines: execution.logs };
       this.logs.add(entry);
-      const list = forward.get(row.jobId);
-      if (list === undefined) forward.set(row.jobId, [entry]);
+      const list = forward.get(task.jobId);
+      if (list === undefined) forward.set(task.jobId, [entry]);
       else list.push(entry);
     }
     return forward;
@@ -129,7 +121,11 @@ export class HeadObserver {
 
   subscribe(send: (event: string, data: unknown) => void): () => void {
     this.subscribers.add(send);
-    return () => this.subscribers.delete(send);
+    this.history.trackChanges(true);
+    return () => {
+      this.subscribers.delete(send);
+      this.history.trackChanges(this.subscribers.size > 0);
+    };
   }
 
   get hasSubscribers(): boolean {
@@ -140,15 +136,11 @@ export class HeadObserver {
     for (const send of this.subscribers) send(event, data);
   }
 
-  private recordFinished(result: TaskResult, row: TaskRow | undefined, nodeId: string, nowMs: number): void {
-    const submittedAtMs = this.submittedAtMs.get(result.taskId);
-    this.submittedAtMs.delete(result.taskId);
-    const startedAtMs = result.execution?.startedAtMs ?? nowMs - result.runMs;
-    const queueWaitMs = submittedAtMs === undefined ? 0 : Math.max(0, startedAtMs - submittedAtMs);
-    this.metrics.recordTaskFinished(result.status === "done" ? "done" : "failed", queueWaitMs, result.runMs);
+  private recordFinished(result: TaskResult, task: FinishedAttempt | undefined, nodeId: string): void {
+    this.metrics.recordTaskFinished(result.status === "done" ? "done" : "failed", result.runMs);
     this.finishedThisSecond += 1;
-    if (result.status === "failed" && row !== undefined) {
-      this.event("task_failed", result.error.message, { nodeId, taskId: result.taskId, jobId: row.jobId });
+    if (result.status === "failed" && task !== undefined) {
+      this.event("task_failed", result.error.message, { nodeId, taskId: result.taskId, jobId: task.jobId });
     }
   }
 }

@@ -373,8 +373,7 @@ export class HeadRuntime {
     const jobId = session.jobId;
     switch (message.kind) {
       case "tasks_submit":
-        this.observer.submitted(message.tasks.map((spec) => spec.taskId));
-        this.step({ kind: "tasks_submitted", jobId, tasks: message.tasks });
+        this.step({ kind: "tasks_submitted", jobId, tasks: message.tasks, nowMs: Date.now() });
         return;
       case "task_cancel":
         this.step({ kind: "tasks_cancelled", jobId, taskIds: message.taskIds });
@@ -563,7 +562,7 @@ export class HeadRuntime {
       switch (effect.kind) {
         case "assign":
           pushTo(assignments, effect.nodeId, effect.assignment);
-          this.observer.assigned(effect.nodeId, effect.assignment);
+          this.observer.assigned(effect.nodeId, effect.assignment, effect.queuedMs);
           break;
         case "client_result":
           pushTo(results, effect.clientId, effect.result);

@@ -120,9 +120,12 @@ test("recorded values come out under the right names and labels; departed nodes 
     { nodeId: "n-1", state: "alive", cpuPercent: 12.5, memoryUsedBytes: 2e9, tasksRunning: 3 },
     { nodeId: awkwardId, state: "suspect", cpuPercent: 99, memoryUsedBytes: 1, tasksRunning: 0 },
   ]);
-  metrics.recordTaskFinished("done", 2, 1500);
-  metrics.recordTaskFinished("done", 0.5, 70_000);
-  metrics.recordTaskFinished("failed", -1, 10);
+  metrics.recordTaskQueued(2);
+  metrics.recordTaskQueued(0.5);
+  metrics.recordTaskQueued(-1);
+  metrics.recordTaskFinished("done", 1500);
+  metrics.recordTaskFinished("done", 70_000);
+  metrics.recordTaskFinished("failed", 10);
   metrics.recordSchedulerDecisions("placed", 40);
   metrics.recordSchedulerDecisions("infeasible");
   metrics.recordBytesTransferred("in", 1024);
@@ -174,7 +177,8 @@ test("impossible values are bugs, caught where they are recorded", () => {
   const metrics = new ClusterMetrics();
   assert.throws(() => metrics.recordBytesTransferred("out", -5), /non-negative/);
   assert.throws(() => metrics.setAlertsFiring(Number.NaN), /non-negative/);
-  assert.throws(() => metrics.recordTaskFinished("done", Number.POSITIVE_INFINITY, 1), /finite/);
+  assert.throws(() => metrics.recordTaskQueued(Number.POSITIVE_INFINITY), /finite/);
+  assert.throws(() => metrics.recordTaskFinished("done", Number.NaN), /finite/);
 });
 
 test("the strict parser rejects what it should", () => {

@@ -4,7 +4,7 @@
 // Label values are closed unions (node ids aside), which keeps the series count bounded: per-node
 // gauges are replaced wholesale by setNodes, so a node that leaves stops being exported.
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from "prom-client";
 import { assert } from "../core/assert.js";
 
 /** Mirrors scheduler/membership.ts MemberState (observability may not import scheduler). */
@@ -50,8 +50,10 @@ export class ClusterMetrics {
   private readonly nodeMemoryUsedBytes: Gauge<"node">;
   private readonly nodeTasksRunning: Gauge<"node">;
   private readonly tasks: Counter<"state">;
-  private readonly taskQueueWaitSeconds: Histogram;
-  private readonly taskRunSeconds: Histogram;
+  /** Tasks finished since the last scrape, added to `tasks` when scraped (cheaper than a labelled inc per task). */
+  private readonly tasksPending: Record<TaskOutcome, number> = { done: 0, failed: 0 };
+  private readonly taskQueueWaitSeconds: TaskHistogram;
+  private readonly taskRunSeconds: TaskHistogram;
   private readonly schedulerDecisions: Counter<"decision">;
   private readonly bytesTransferred: Counter<"direction">;
   private readonly jobs: Gauge<"state">;
@@ -64,9 +66,23 @@ export class ClusterMetrics {
     this.nodeCpuPercent = new Gauge({ name: "shoal_node_cpu_percent", help: "Busy CPU of the node's machine, 0-100 over all cores.", labelNames: ["node"], registers });
     this.nodeMemoryUsedBytes = new Gauge({ name: "shoal_node_memory_used_bytes", help: "Memory in use on the node's machine (total minus available).", labelNames: ["node"], registers });
     this.nodeTasksRunning = new Gauge({ name: "shoal_node_tasks_running", help: "Tasks running on the node.", labelNames: ["node"], registers });
-    this.tasks = new Counter({ name: "shoal_tasks_total", help: "Tasks finished, by outcome (after retries).", labelNames: ["state"], registers });
-    this.taskQueueWaitSeconds = new Histogram({ name: "shoal_task_queue_wait_seconds", help: "Time from a task being ready to it starting on a worker.", buckets: [...taskSecondsBuckets], registers });
-    this.taskRunSeconds = new Histogram({ name: "shoal_task_run_seconds", help: "Time a task ran on its worker.", buckets: [...taskSecondsBuckets], registers });
+    const pending = this.tasksPending;
+    this.tasks = new Counter({
+      name: "shoal_tasks_total",
+      help: "Tasks finished, by outcome (after retries).",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        for (const state of taskOutcomes) {
+          this.inc({ state }, pending[state]);
+          pending[state] = 0;
+        }
+      },
+    });
+    this.taskQueueWaitSeconds = new TaskHistogram("shoal_task_queue_wait_seconds", "Time from the head accepting a task to sending it to a node.");
+    this.taskRunSeconds = new TaskHistogram("shoal_task_run_seconds", "Time a task ran on its worker.");
+    // Not a prom-client class, but what its registry reads of one: name, help, type, get().
+    for (const histogram of [this.taskQueueWaitSeconds, this.taskRunSeconds]) this.registry.registerMetric(histogram as unknown as Metric);
     this.schedulerDecisions = new Counter({ name: "shoal_scheduler_decisions_total", help: "Scheduler decisions about tasks, by kind.", labelNames: ["decision"], registers });
     this.bytesTransferred = new Counter({ name: "shoal_bytes_transferred_total", help: "Object bytes through the head, by direction.", labelNames: ["direction"], registers });
     this.jobs = new Gauge({ name: "shoal_jobs", help: "Jobs, by state.", labelNames: ["state"], registers });
@@ -98,11 +114,15 @@ export class ClusterMetrics {
     for (const [state, count] of counts) this.nodes.set({ state }, count);
   }
 
-  /** A task reached its final outcome. Durations come from monotonic clocks; a negative one (a bug elsewhere) counts as 0. */
-  recordTaskFinished(outcome: TaskOutcome, queueWaitMs: number, runMs: number): void {
-    this.tasks.inc({ state: outcome });
-    this.taskQueueWaitSeconds.observe(Math.max(0, finite(queueWaitMs, "queueWaitMs")) / 1000);
+  /** An attempt finished. A negative duration (a bug elsewhere) counts as 0. */
+  recordTaskFinished(outcome: TaskOutcome, runMs: number): void {
+    this.tasksPending[outcome] += 1;
     this.taskRunSeconds.observe(Math.max(0, finite(runMs, "runMs")) / 1000);
+  }
+
+  /** A task was sent to a node `queuedMs` after the head accepted it. */
+  recordTaskQueued(queuedMs: number): void {
+    this.taskQueueWaitSeconds.observe(Math.max(0, finite(queuedMs, "queuedMs")) / 1000);
   }
 
   recordSchedulerDecisions(decision: SchedulerDecision, count = 1): void {
@@ -128,12 +148,52 @@ export class ClusterMetrics {
   }
 }
 
+// The messages are built only on failure: these run for every task.
 function finite(value: number, what: string): number {
-  assert(Number.isFinite(value), `${what} is a finite number, got ${value}`);
+  if (!Number.isFinite(value)) assert(false, `${what} is a finite number, got ${value}`);
   return value;
 }
 
 function nonNegative(value: number, what: string): number {
   assert(Number.isFinite(value) && value >= 0, `${what} is a non-negative number, got ${value}`);
   return value;
+}
+
+/**
+ * A histogram of task durations on the per-task hot path: an observation is a bucket search and two
+ * additions, where prom-client's own Histogram hashes labels each time. The registry reads it through
+ * get(), in the same shape as prom-client's histograms (cumulative `le` buckets, _sum, _count).
+ */
+class TaskHistogram {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  private readonly counts = new Float64Array(taskSecondsBuckets.length);
+  private sum = 0;
+  private count = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  observe(seconds: number): void {
+    let bucket = 0;
+    while (bucket < taskSecondsBuckets.length && seconds > (taskSecondsBuckets[bucket] as number)) bucket += 1;
+    if (bucket < this.counts.length) this.counts[bucket] = (this.counts[bucket] as number) + 1;
+    this.sum += seconds;
+    this.count += 1;
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> } {
+    const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
+    let cumulative = 0;
+    taskSecondsBuckets.forEach((bound, index) => {
+      cumulative += this.counts[index] as number;
+      values.push({ labels: { le: bound }, value: cumulative, metricName: `${this.name}_bucket` });
+    });
+    values.push({ labels: { le: "+Inf" }, value: this.count, metricName: `${this.name}_bucket` });
+    values.push({ labels: {}, value: this.sum, metricName: `${this.name}_sum` });
+    values.push({ labels: {}, value: this.count, metricName: `${this.name}_count` });
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
 }

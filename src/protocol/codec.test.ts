@@ -136,9 +136,9 @@ function assertSurvives(pieces: readonly Buffer[], frameBytesMax: number): void 
   assert.ok(elapsedMs < 1_000, `decoding took ${elapsedMs} ms`);
 }
 
-test("an empty batch round-trips as an empty array in a 5-byte frame", () => {
+test("an empty batch round-trips as an empty array in a 9-byte frame", () => {
   const frame = encodeFrame([]);
-  assert.deepEqual([...frame], [0, 0, 0, 1, 0x90]);
+  assert.deepEqual([...frame], [0, 0, 0, 5, 0xdd, 0, 0, 0, 0]);
   assert.deepEqual(decodeAll([frame]), [[]]);
 });
 

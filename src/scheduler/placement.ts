@@ -1,6 +1,6 @@
 // Pure placement: which alive node should run a task, or why none can. No IO (STYLE.md).
 
-import { assert } from "../core/assert.js";
+import { fail } from "../core/assert.js";
 import type { Random } from "../core/random.js";
 import { describeShortfall, fits, formatAmount, labelsMatch, type Labels, type Resources } from "../core/resources.js";
 
@@ -75,7 +75,7 @@ export function place(
 function assertValidDemand(demand: Resources): void {
   for (const name in demand) {
     const amount = demand[name] as number;
-    assert(Number.isFinite(amount) && amount >= 0, `demand for ${name} must be a finite amount >= 0, got ${amount}`);
+    if (!(Number.isFinite(amount) && amount >= 0)) fail(`demand for ${name} must be a finite amount >= 0, got ${amount}`);
   }
 }
 
@@ -106,7 +106,7 @@ function loadOf(node: NodeView): number {
 function pickOne(tied: NodeView[], random: Random): NodeView {
   const index = tied.length === 1 ? 0 : random.int(tied.length);
   const node = tied[index];
-  assert(node !== undefined, `random.int(${tied.length}) returned ${index}, outside the tied nodes`);
+  if (node === undefined) fail(`random.int(${tied.length}) returned ${index}, outside the tied nodes`);
   return node;
 }
 

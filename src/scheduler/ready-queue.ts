@@ -1,6 +1,6 @@
 // Per-job FIFO queues with priorities, served round-robin across jobs. Pure, no IO.
 
-import { assert, assertNever } from "../core/assert.js";
+import { assert, assertNever, fail } from "../core/assert.js";
 
 /** What `tryPlace` did with an offered item: placed it, could not place it now, or discarded it. */
 export type Attempt = "placed" | "blocked" | "drop";
@@ -24,7 +24,7 @@ export class ReadyQueue<T> {
   /** Higher priority first; FIFO within a priority. */
   push(jobId: string, priority: number, item: T): void {
     assert(!this.scheduling, "ReadyQueue.push called from inside tryPlace");
-    assert(!Number.isNaN(priority), `priority of an item of job ${jobId} is NaN`);
+    if (Number.isNaN(priority)) fail(`priority of an item of job ${jobId} is NaN`);
     let job = this.jobs.get(jobId);
     if (job === undefined) {
       job = new JobQueue<T>(jobId);
@@ -178,7 +178,7 @@ class JobQueue<T> {
 
   private top(): Level<T> {
     const level = this.heap[0];
-    assert(level !== undefined, `job ${this.jobId} has no items`);
+    if (level === undefined) fail(`job ${this.jobId} has no items`);
     return level;
   }
 }

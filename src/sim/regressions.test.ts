@@ -40,9 +40,9 @@ describe("fixed bugs, minimal event sequences into HeadMachine", () => {
   test("dependants-underflow: a released put is deleted although a task that failed at submission named it", () => {
     const { machine, step } = newHead();
     step({ kind: "object_put_inline", jobId: "j1", objectId: "o1", value: new Uint8Array([1]) });
-    step({ kind: "tasks_submitted", jobId: "j1", tasks: [spec("t0")] }); // no node: it waits
+    step({ kind: "tasks_submitted", jobId: "j1", tasks: [spec("t0")], nowMs: 0 }); // no node: it waits
     step({ kind: "tasks_cancelled", jobId: "j1", taskIds: ["t0"] }); // t0 fails
-    step({ kind: "tasks_submitted", jobId: "j1", tasks: [spec("t1", { deps: ["t0", "o1"] })] }); // fails: t0 failed
+    step({ kind: "tasks_submitted", jobId: "j1", tasks: [spec("t1", { deps: ["t0", "o1"] })], nowMs: 0 }); // fails: t0 failed
     assert.equal(machine.objects.get("o1")?.dependants, 0, "t1 is finished: nothing reads o1");
     step({ kind: "objects_released", jobId: "j1", objectIds: ["o1"] });
     assert.equal(machine.objects.get("o1"), undefined, "o1 should be deleted once released");
@@ -51,7 +51,7 @@ describe("fixed bugs, minimal event sequences into HeadMachine", () => {
   test("reconcile-uses-retry: one node death with retries=1 is retried, after an assignment lost in flight", () => {
     const { effects, step } = newHead();
     step(join("n1", 0));
-    step({ kind: "tasks_submitted", jobId: "j1", tasks: [spec("t1", { retries: 1 })] }); // attempt 1 to n1, lost in flight
+    step({ kind: "tasks_submitted", jobId: "j1", tasks: [spec("t1", { retries: 1 })], nowMs: 0 }); // attempt 1 to n1, lost in flight
     step({ kind: "node_disconnected", nodeId: "n1" });
     step(join("n1", 10, { tasks: [], objects: [] })); // n1 never got it: requeued, attempt 2 to n1
     step({ kind: "tick", nowMs: 2_000 }); // n1 dies: the task's first and only node death
@@ -61,7 +61,7 @@ describe("fixed bugs, minimal event sequences into HeadMachine", () => {
   test("adopt-after-death: a node declared dead rejoins under a new id and gets its old task again, as a new attempt", () => {
     const { machine, step } = newHead();
     step(join("n1", 0));
-    step({ kind: "tasks_submitted", jobId: "j1", tasks: [spec("t1")] }); // attempt 1 on n1
+    step({ kind: "tasks_submitted", jobId: "j1", tasks: [spec("t1")], nowMs: 0 }); // attempt 1 on n1
     step({ kind: "tick", nowMs: 1_500 }); // n1 silent: declared dead, t1 requeued
     // n1's process comes back with t1#1; head-runtime gives it a new id and passes on its objects only
     // (node-runtime drops the tasks it held before the new id).
@@ -76,17 +76,17 @@ describe("fixed bugs, minimal event sequences into HeadMachine", () => {
     const { step } = newHead();
     const big = spec("t1", { retries: 0 });
     step(join("n1", 0));
-    step({ kind: "tasks_submitted", jobId: "j1", tasks: [big] });
+    step({ kind: "tasks_submitted", jobId: "j1", tasks: [big], nowMs: 0 });
     step({ kind: "task_results", nodeId: "n1", results: [{ status: "done", taskId: "t1", attempt: 1, runMs: 1, size: 200_000 }] });
     step(join("n2", 0));
     step({ kind: "node_heard", nowMs: 1_500, nodeId: "n2" });
     step({ kind: "tick", nowMs: 1_500 }); // n1 dies: t1 lost
-    step({ kind: "tasks_submitted", jobId: "j1", tasks: [big] }); // rebuild 1, on n2
+    step({ kind: "tasks_submitted", jobId: "j1", tasks: [big], nowMs: 0 }); // rebuild 1, on n2
     step({ kind: "task_results", nodeId: "n2", results: [{ status: "done", taskId: "t1", attempt: 1, runMs: 1, size: 200_000 }] });
     step(join("n3", 1_500));
     step({ kind: "node_heard", nowMs: 3_000, nodeId: "n3" });
     step({ kind: "tick", nowMs: 3_000 }); // n2 dies: t1 lost again
-    const answer = resultsFor(step({ kind: "tasks_submitted", jobId: "j1", tasks: [big] }), "t1"); // rebuild 2: refused (retries=0)
+    const answer = resultsFor(step({ kind: "tasks_submitted", jobId: "j1", tasks: [big], nowMs: 0 }), "t1"); // rebuild 2: refused (retries=0)
     assert.equal(answer.length, 1, "the refused resubmission must get its client result, or the owner waits forever");
     const result = answer[0]?.kind === "client_result" ? answer[0].result : undefined;
     assert.equal(result?.status, "failed");
@@ -96,7 +96,7 @@ describe("fixed bugs, minimal event sequences into HeadMachine", () => {
   test("released-lost-kept: a lost object its owner released is deleted", () => {
     const { machine, step } = newHead();
     step(join("n1", 0));
-    step({ kind: "tasks_submitted", jobId: "j1", tasks: [spec("t1")] });
+    step({ kind: "tasks_submitted", jobId: "j1", tasks: [spec("t1")], nowMs: 0 });
     step({ kind: "task_results", nodeId: "n1", results: [{ status: "done", taskId: "t1", attempt: 1, runMs: 1, size: 200_000 }] });
     step(join("n2", 0));
     step({ kind: "node_heard", nowMs: 1_500, nodeId: "n2" });

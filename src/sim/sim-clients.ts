@@ -96,11 +96,11 @@ export class SimClients {
     held.received = false;
     this.outstanding += 1;
     this.rebuilds += 1;
-    this.send(job, { kind: "tasks_submitted", jobId: jobIdOf(job), tasks: [task.spec] }, [index]);
+    this.send(job, { kind: "tasks_submitted", jobId: jobIdOf(job), tasks: [task.spec], nowMs: this.clock.nowMs() }, [index]);
   }
 
   private submitWave(job: number, indices: number[]): void {
-    this.send(job, { kind: "tasks_submitted", jobId: jobIdOf(job), tasks: indices.map((index) => this.task(index).spec) }, indices);
+    this.send(job, { kind: "tasks_submitted", jobId: jobIdOf(job), tasks: indices.map((index) => this.task(index).spec), nowMs: this.clock.nowMs() }, indices);
   }
 
   /** A settled task stops holding its inputs, unless it is a large result kept for its lineage. */

@@ -1,7 +1,6 @@
 // One authenticated, framed connection over a TCP socket: handshake, per-turn batching, request/reply, backpressure.
 
 import type { Socket } from "node:net";
-import { assert } from "../core/assert.js";
 import {
   AuthError,
   ConnectionClosedError,
@@ -13,7 +12,7 @@ import {
 } from "../core/errors.js";
 import { limits } from "../core/limits.js";
 import type { Logger } from "../core/logger.js";
-import { encodeFrame, FrameDecoder } from "../protocol/codec.js";
+import { FrameDecoder, FrameEncoder } from "../protocol/codec.js";
 import {
   newNonce,
   ourVersion,
@@ -51,6 +50,7 @@ export class Connection {
   peerRole: PeerRole | undefined;
   private state: "handshaking" | "open" | "closed" = "handshaking";
   private readonly decoder = new FrameDecoder(limits.handshakeFrameBytesMax);
+  private readonly encoder = new FrameEncoder(limits.frameBytesMax);
   private outbox: unknown[] = [];
   private flushScheduled = false;
   private nextRid = 1;
@@ -207,21 +207,12 @@ export class Connection {
     this.writeFrames(batch);
   }
 
-  /** Splits a batch whose frame would exceed the limit; a single oversize message is a bug upstream. */
   private writeFrames(batch: unknown[]): void {
-    const frame = encodeFrame(batch);
-    if (frame.length - 4 <= limits.frameBytesMax) {
-      this.socket.write(frame);
-      return;
-    }
-    assert(batch.length > 1, `a single message of ${frame.length} bytes exceeds the frame limit`);
-    const half = Math.ceil(batch.length / 2);
-    this.writeFrames(batch.slice(0, half));
-    this.writeFrames(batch.slice(half));
+    for (const frame of this.encoder.encode(batch)) this.socket.write(frame);
   }
 
   private writeNow(messages: HandshakeMessage[]): void {
-    this.socket.write(encodeFrame(messages));
+    this.writeFrames(messages);
   }
 
   private wakeDrainWaiters(): void {
