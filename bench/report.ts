@@ -86,7 +86,7 @@ export function formatNumber(value: number): string {
 }
 
 function formatRatio(ratio: number): string {
-  return `${ratio >= 10 ? ratio.toFixed(0) : ratio.toFixed(1)}x`;
+  return `${ratio >= 10 ? ratio.toFixed(0) : ratio >= 1 ? ratio.toFixed(1) : ratio.toFixed(2)}x`;
 }
 
 function verdictText(verdicts: readonly TargetVerdict[]): string {
