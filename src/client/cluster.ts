@@ -118,17 +118,10 @@ export class Cluster {
   get<T>(refs: ObjectRef<T>[]): Promise<T[]>;
   async get<T>(target: ObjectRef<T> | ObjectRef<T>[]): Promise<T | T[]> {
     if (!Array.isArray(target)) return this.getOne(target);
-    if (target.length < progressRefsMin) return Promise.all(target.map((ref) => this.getOne(ref)));
+    if (target.length < progressRefsMin) return this.getMany(target, () => {});
     const bar = startProgress("get", target.length, undefined);
-    let done = 0;
     try {
-      return await Promise.all(
-        target.map(async (ref) => {
-          const value = await this.getOne(ref);
-          bar.update((done += 1));
-          return value;
-        }),
-      );
+      return await this.getMany(target, (done) => bar.update(done));
     } finally {
       bar.stop();
     }
@@ -252,12 +245,12 @@ export class Cluster {
       args: encoded,
       refs,
       demand: demandOf(options),
-      ...(options.labels !== undefined && { labels: options.labels }),
       retries: options.retries ?? limits.taskRetriesDefault,
       retryExceptions: options.retryExceptions ?? false,
       timeoutMs: options.timeoutMs ?? 0,
       priority: options.priority ?? 0,
     };
+    if (options.labels !== undefined) spec.labels = options.labels;
     this.bundles.bundleFor(task.modulePath);
     this.outgoing.push({ spec, modulePath: task.modulePath });
     this.owned.set(taskId, { spec, heldRefs });
@@ -437,6 +430,40 @@ export class Cluster {
 
   // ---- getting values ----
 
+  /**
+   * The values of many refs, in order. Results mostly arrive in submission order, so this waits for one
+   * pending ref at a time and then finds most of the following ones ready: no promise per ref for small
+   * values. Values on nodes are fetched concurrently; the first failed task rejects at once.
+   */
+  private async getMany<T>(refs: readonly ObjectRef<T>[], progress: (done: number) => void): Promise<T[]> {
+    const values = new Array<T>(refs.length);
+    const fetches: Array<Promise<void>> = [];
+    let done = 0;
+    for (let index = 0; index < refs.length; index++) {
+      const ref = refs[index] as ObjectRef<T>;
+      let slot = this.table.get(ref.id);
+      if (slot?.state === "pending" && this.closed === undefined) {
+        await this.table.settled(slot);
+        slot = this.table.get(ref.id);
+      }
+      if (slot?.state === "ready" && slot.inline !== undefined) {
+        values[index] = decodeValue(slot.inline) as T;
+        progress((done += 1));
+        continue;
+      }
+      if (slot?.state === "failed") throw errorFromInfo(slot.error);
+      // Unknown, on a node, or the client closed: the one-ref path fetches it or says why.
+      const fetched = this.getOne(ref).then((value) => {
+        values[index] = value;
+        progress((done += 1));
+      });
+      fetched.catch(() => {}); // awaited below; this keeps an early rejection from counting as unhandled
+      fetches.push(fetched);
+    }
+    await Promise.all(fetches);
+    return values;
+  }
+
   private async getOne<T>(ref: ObjectRef<T>, attempt = 0): Promise<T> {
     let slot = this.table.get(ref.id);
     if (slot === undefined) throw new ShoalError("not_found", `${ref} is not known to this client (released, or from another client)`, false);
@@ -497,7 +524,11 @@ export class Cluster {
   }
 }
 
+/** What a task asks for by default; shared by every such task (nothing mutates a spec's demand). */
+const defaultDemand: Resources = Object.freeze({ cpus: 1 });
+
 function demandOf(options: TaskOptions): Resources {
+  if (options.cpus === undefined && options.memory === undefined && options.resources === undefined) return defaultDemand;
   const demand: Resources = { cpus: options.cpus ?? 1 };
   if (options.memory !== undefined && options.memory > 0) demand["memory"] = options.memory;
   for (const [name, amount] of Object.entries(options.resources ?? {})) if (amount > 0) demand[name] = amount;
