@@ -2,13 +2,16 @@
 
 import { cpus as machineCpus } from "node:os";
 import { connect, LocalCluster } from "../src/client/index.js";
+import { coldStart } from "./benchmarks/cold-start.js";
 import { cpuPerTask } from "./benchmarks/cpu-per-task.js";
 import { largeObjects } from "./benchmarks/large-objects.js";
 import { roundTrip } from "./benchmarks/round-trip.js";
+import { queued } from "./benchmarks/queued.js";
+import { scaleSim } from "./benchmarks/scale-sim.js";
 import { throughput } from "./benchmarks/throughput.js";
 import { check, median, type BenchContext, type Benchmark, type Measurement } from "./harness.js";
 
-export const benchmarks: readonly Benchmark[] = [throughput, roundTrip, cpuPerTask, largeObjects];
+export const benchmarks: readonly Benchmark[] = [throughput, roundTrip, cpuPerTask, largeObjects, scaleSim, queued, coldStart];
 
 /**
  * One CPU per node: head, two node agents and the client already share the machine's two cores, so
