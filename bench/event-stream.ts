@@ -76,17 +76,11 @@ export class EventStream {
     this.wake();
   }
 
-  /** One SSE block: `event: NAME` and `data: JSON` lines; comments (": ...") are skipped. */
   private accept(block: string, arrivedAtMs: number): void {
-    let event = "message";
-    let data = "";
-    for (const line of block.split("\n")) {
-      if (line.startsWith("event: ")) event = line.slice(7);
-      else if (line.startsWith("data: ")) data += line.slice(6);
-    }
-    if (data === "") return;
+    const parsed = parseEventBlock(block);
+    if (parsed === undefined) return;
     if (this.unread.length >= unreadMax) this.unread.shift();
-    this.unread.push({ event, data: JSON.parse(data) as unknown, arrivedAtMs });
+    this.unread.push({ ...parsed, arrivedAtMs });
     this.wake();
   }
 
@@ -95,4 +89,16 @@ export class EventStream {
     this.waiter = undefined;
     waiter?.();
   }
+}
+
+/** One SSE block (the text between blank lines): `event: NAME` and `data: JSON` lines; a block without data (a comment) is undefined. */
+export function parseEventBlock(block: string): { event: string; data: unknown } | undefined {
+  let event = "message";
+  const data: string[] = [];
+  for (const line of block.split("\n")) {
+    if (line.startsWith("event:")) event = line.slice(6).trimStart();
+    else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+  }
+  if (data.length === 0) return undefined;
+  return { event, data: JSON.parse(data.join("\n")) as unknown };
 }

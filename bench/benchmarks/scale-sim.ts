@@ -8,8 +8,9 @@
 
 import { connect, type Cluster, type ObjectRef } from "../../src/client/index.js";
 import { noop } from "../fixtures/tasks.js";
-import { check, checkExact, checkRanOnce, processCpuMs, readCounters, type BenchContext, type Benchmark, type Measurement, type TaskCounters } from "../harness.js";
+import { check, checkExact, checkRanOnce, megabyte, processCpuMs, readCounters, type BenchContext, type Benchmark, type Measurement, type TaskCounters } from "../harness.js";
 import { paceEvents } from "../pacing.js";
+import { processRssBytes } from "../process-memory.js";
 import { SimNodes } from "../sim-nodes/launcher.js";
 import { startOwnHead } from "../spawn.js";
 
@@ -96,6 +97,7 @@ async function measure(client: Cluster, sim: SimNodes, headPid: number, size: Si
   await sim.stats();
   await delay(size.windowMs - (performance.now() - windowStart.atMs));
   const windowEnd = await take();
+  const headRssBytes = processRssBytes(headPid);
   const windowPings = (await sim.stats()).pingRoundTripMs;
   await paced;
 
@@ -135,6 +137,7 @@ async function measure(client: Cluster, sim: SimNodes, headPid: number, size: Si
     { metric: `heartbeat ping round trip p99, ${rate}`, value: windowPings.p99, unit: "ms", better: "lower" },
     // A real node drops its connection and rejoins after an unanswered ping (3 s): the sign of a head that fell behind.
     { metric: "heartbeat pings answered within 3 s (whole run)", value: (stats.pingsAnswered / Math.max(1, stats.pingsAnswered + stats.pingsUnanswered)) * 100, unit: "%", better: "higher" },
+    { metric: `head RSS with ${label}, at the end of the window`, value: headRssBytes / megabyte, unit: "MB", better: "lower" },
     { metric: "load generator CPU (simulated nodes)", value: percentOfCore(windowStart, windowEnd, (reading) => reading.simCpuMs), unit: "% of a core", better: "lower" },
     { metric: "client CPU (submit + results)", value: percentOfCore(windowStart, windowEnd, (reading) => reading.clientCpuMs), unit: "% of a core", better: "lower" },
   ];
