@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BenchCheckError } from "./harness.js";
-import { eventsDue, paceEvents, spreadOffsetMs } from "./pacing.js";
+import { delayToPhaseMs, eventsDue, paceEvents, spreadOffsetMs } from "./pacing.js";
 
 test("events due: the first at time 0, then one every 1/rate seconds, capped at the total", () => {
   assert.equal(eventsDue(0, 10_000, 100_000), 1);
@@ -44,6 +44,18 @@ test("spread offsets are evenly apart within one interval", () => {
   assert.equal(spreadOffsetMs(1, 4, 500), 125);
   assert.throws(() => spreadOffsetMs(4, 4, 500), BenchCheckError);
   assert.throws(() => spreadOffsetMs(0, 0, 500), BenchCheckError);
+});
+
+test("delay to phase: the next moment at the phase within the period, from any start time", () => {
+  assert.equal(delayToPhaseMs(0, 250, 1_000), 250);
+  assert.equal(delayToPhaseMs(100, 250, 1_000), 150);
+  assert.equal(delayToPhaseMs(300, 250, 1_000), 950);
+  assert.equal(delayToPhaseMs(1_250, 250, 1_000), 0);
+  assert.equal(delayToPhaseMs(7_999.5, 0, 1_000), 0.5);
+  // Senders joining at scattered times still fire evenly spread: phase i/N of the period, whatever the join time.
+  const fireAt = [3, 1_777, 404, 2_222].map((joinedMs, index) => (joinedMs + delayToPhaseMs(joinedMs, spreadOffsetMs(index, 4, 1_000), 1_000)) % 1_000);
+  assert.deepEqual(fireAt, [0, 250, 500, 750]);
+  assert.throws(() => delayToPhaseMs(0, 0, 0), BenchCheckError);
 });
 
 test("paceEvents sends every event once, in order, on a fake clock that jumps", async () => {

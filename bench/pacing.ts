@@ -26,6 +26,16 @@ export function spreadOffsetMs(index: number, count: number, intervalMs: number)
   return (index * intervalMs) / count;
 }
 
+/**
+ * How long from now (`elapsedMs` after a common start) until the next moment at `phaseMs` within the
+ * period, in [0, intervalMs): senders that start at different times still fire at their own phase.
+ */
+export function delayToPhaseMs(elapsedMs: number, phaseMs: number, intervalMs: number): number {
+  check(intervalMs > 0, `interval must be positive, got ${intervalMs}`);
+  const delayMs = (phaseMs - elapsedMs) % intervalMs;
+  return delayMs < 0 ? delayMs + intervalMs : Math.abs(delayMs); // abs: -0 when the phase is now
+}
+
 /** Sends `total` events at `ratePerSecond`, in this process's monotonic clock; `send(index)` must not block. */
 export async function paceEvents(
   total: number,

@@ -8,7 +8,7 @@ import { ShoalError } from "../../src/core/errors.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { formatAddress, listen, type Listener } from "../../src/transport/tcp.js";
 import { percentile } from "../harness.js";
-import { spreadOffsetMs } from "../pacing.js";
+import { delayToPhaseMs, spreadOffsetMs } from "../pacing.js";
 import type { FromSimNodes, SimNodesConfig, SimNodesStats, ToSimNodes } from "./messages.js";
 import { newSharedCounters, SimNode } from "./sim-node.js";
 
@@ -42,6 +42,7 @@ async function startDataServer(token: string): Promise<Listener> {
 }
 
 async function start(config: SimNodesConfig): Promise<void> {
+  const startedMs = performance.now();
   dataListener = await startDataServer(config.token);
   const dataAddress = formatAddress(dataListener.address);
   let heartbeatIntervalMs = 0;
@@ -53,10 +54,13 @@ async function start(config: SimNodesConfig): Promise<void> {
       const joined = await SimNode.join({ index, headAddress: config.headAddress, token: config.token, cpus: config.cpusPerNode, dataAddress, counters });
       nodes[index] = joined.node;
       heartbeatIntervalMs = joined.heartbeatIntervalMs;
+      // At once, as a real node does (joining a thousand takes seconds, longer than the node timeout), each
+      // at its own phase of the interval (index / count), so that they heartbeat in an even stream.
+      const phaseMs = spreadOffsetMs(index, config.nodes, heartbeatIntervalMs);
+      joined.node.startHeartbeats(delayToPhaseMs(performance.now() - startedMs, phaseMs, heartbeatIntervalMs), heartbeatIntervalMs);
     }
   };
   await Promise.all(Array.from({ length: Math.min(config.connectConcurrency, config.nodes) }, () => worker()));
-  nodes.forEach((node, index) => node.startHeartbeats(spreadOffsetMs(index, nodes.length, heartbeatIntervalMs), heartbeatIntervalMs));
   send({ kind: "ready", nodeIds: nodes.map((node) => node.nodeId), heartbeatIntervalMs });
 }
 
