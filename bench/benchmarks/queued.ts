@@ -6,8 +6,8 @@
 // tasks submitted next are real ready tasks in the head's queue: runnable the moment the node has room.
 // Memory is read inside the head after a forced full collection, before and after the submission (see
 // head-probe/preload.ts for why not /metrics). While they are queued, the status is asked ~20 times
-// through the client API and the HTTP API. Then the queued tasks are cancelled, each one checked, and the
-// blockers released and checked, so every run starts and ends with a clean cluster.
+// through the client API and the HTTP API. Then the queued tasks are cancelled (the head must count every
+// one, and sampled refs must fail as cancelled), and the blockers released and their results checked.
 
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
