@@ -2,15 +2,18 @@
 
 import { cpus as machineCpus } from "node:os";
 import { connect, LocalCluster } from "../src/client/index.js";
+import { coldStart } from "./benchmarks/cold-start.js";
 import { cpuPerTask } from "./benchmarks/cpu-per-task.js";
 import { mapMillion } from "./benchmarks/map-million.js";
 import { largeObjects } from "./benchmarks/large-objects.js";
 import { roundTrip } from "./benchmarks/round-trip.js";
+import { queued } from "./benchmarks/queued.js";
+import { scaleSim } from "./benchmarks/scale-sim.js";
 import { throughput } from "./benchmarks/throughput.js";
 import { check, type BenchContext, type Benchmark, type Comparable, type Measurement, type Peer, type PeerMeasurement } from "./harness.js";
 import { formatNumber, summarize, type MetricSummary, type PeerMetricSummary, type PeerResult } from "./report.js";
 
-export const benchmarks: readonly Benchmark[] = [throughput, mapMillion, roundTrip, cpuPerTask, largeObjects];
+export const benchmarks: readonly Benchmark[] = [throughput, mapMillion, roundTrip, cpuPerTask, largeObjects, scaleSim, queued, coldStart];
 
 /**
  * One CPU per node: head, two node agents and the client already share the machine's two cores, so
