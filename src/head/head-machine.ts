@@ -11,7 +11,7 @@ import type { Random } from "../core/random.js";
 import { add, subtract, type Resources } from "../core/resources.js";
 import type { Inventory, ReclaimedObject, ResolvedRef, TaskResult, TaskSpec } from "../protocol/messages.js";
 import { Membership, type MemberState } from "../scheduler/membership.js";
-import { place } from "../scheduler/placement.js";
+import { place, placeBySampling, type Placement } from "../scheduler/placement.js";
 import { ReadyQueue } from "../scheduler/ready-queue.js";
 import { ObjectDirectory, type ObjectEntry } from "./object-directory.js";
 import { OrphanLedger } from "./orphans.js";
@@ -38,6 +38,8 @@ export class HeadMachine {
   private readonly membership: Membership;
   private readonly nodes = new Map<string, NodeEntry>();
   private readonly jobs = new Map<string, JobEntry>();
+  /** The nodes as an array, for random draws; rebuilt when a node joins. */
+  private nodesListed: NodeEntry[] | undefined;
   private readonly tasks = new Map<string, TaskRecord>();
   private readonly readyQueue = new ReadyQueue<TaskRecord>();
   readonly objects = new ObjectDirectory();
@@ -190,6 +192,7 @@ export class HeadMachine {
     }
     this.membership.join(event.nodeId, event.nowMs);
     const cpus = Math.max(1, event.resources["cpus"] ?? 1);
+    this.nodesListed = undefined;
     this.nodes.set(event.nodeId, {
       nodeId: event.nodeId,
       state: "alive",
@@ -458,7 +461,8 @@ export class HeadMachine {
         return "drop";
       }
       if (this.waitForLostInputs(task)) return "drop";
-      const placement = place(task.spec.demand, task.spec.labels, this.nodes.values(), this.random);
+      const sampled = placeBySampling(task.spec.demand, task.spec.labels, this.nodeList(), this.random);
+      const placement: Placement = sampled !== undefined ? { kind: "placed", nodeId: sampled } : place(task.spec.demand, task.spec.labels, this.nodes.values(), this.random);
       switch (placement.kind) {
         case "placed":
           this.assign(task, placement.nodeId);
@@ -501,6 +505,11 @@ export class HeadMachine {
     if (task.depsMissing === 0) return false;
     task.state = "waiting";
     return true;
+  }
+
+  private nodeList(): readonly NodeEntry[] {
+    this.nodesListed ??= [...this.nodes.values()];
+    return this.nodesListed;
   }
 
   private assign(task: TaskRecord, nodeId: string): void {

@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { seededRandom, type Random } from "../core/random.js";
 import type { Labels, Resources } from "../core/resources.js";
-import { place, type NodeView, type Placement } from "./placement.js";
+import { place, placeBySampling, scannedNodesMax, type NodeView, type Placement } from "./placement.js";
 
 const gib = 1024 * 1024 * 1024;
 
@@ -320,5 +320,45 @@ describe("suspect nodes", () => {
     const plain = node("plain", { resources: { cpus: 2 } });
     assert.deepEqual(place({ cpus: 1, gpu: 1 }, undefined, [suspect, plain], noRandom), { kind: "wait" });
     assert.equal(placedOn(place({ cpus: 1 }, undefined, [suspect, plain], noRandom)), "plain");
+  });
+});
+
+describe("placement by sampling (large clusters)", () => {
+  const many = (count: number, fields: (index: number) => Partial<NodeView> = () => ({})): NodeView[] =>
+    Array.from({ length: count }, (_, index) => node(`n${index}`, fields(index)));
+
+  test("small clusters are left to the full scan", () => {
+    assert.equal(placeBySampling({ cpus: 1 }, undefined, many(scannedNodesMax), seededRandom(1)), undefined);
+  });
+
+  test("only an alive node with room that matches is chosen, never a dead, full or mismatched one", () => {
+    fc.assert(
+      fc.property(fc.integer(), (seed) => {
+        const nodes = many(200, (index) => ({
+          state: index % 3 === 0 ? "dead" : "alive",
+          tasksOutstanding: index % 5 === 0 ? 8 : 0,
+          tasksOutstandingMax: 8,
+          labels: index % 7 === 0 ? { zone: "b" } : { zone: "a" },
+        }));
+        const chosen = placeBySampling({ cpus: 1 }, { zone: "a" }, nodes, seededRandom(seed));
+        if (chosen === undefined) return;
+        const index = Number(chosen.slice(1));
+        assert.ok(index % 3 !== 0 && index % 5 !== 0 && index % 7 !== 0, `chose ${chosen}`);
+      }),
+    );
+  });
+
+  test("of the two draws the less loaded wins, so load evens out", () => {
+    const nodes = many(100, () => ({ tasksOutstandingMax: 1_000_000 }));
+    const random = seededRandom(7);
+    for (let task = 0; task < 10_000; task++) {
+      const chosen = placeBySampling({ cpus: 1 }, undefined, nodes, random);
+      const target = nodes.find((candidate) => candidate.nodeId === chosen);
+      assert.ok(target !== undefined);
+      target.tasksOutstanding += 1;
+    }
+    const loads = nodes.map((candidate) => candidate.tasksOutstanding);
+    // 100 tasks per node on average; random placement alone would spread roughly 70-130.
+    assert.ok(Math.max(...loads) <= 104 && Math.min(...loads) >= 96, `loads ${Math.min(...loads)}..${Math.max(...loads)}`);
   });
 });
