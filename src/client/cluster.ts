@@ -1,5 +1,6 @@
 // The client: submits tasks, owns them until their results arrive, and gets values back as from one computer.
 
+import { chunkBySize, itemOverheadBytes } from "../protocol/chunks.js";
 import { randomBytes } from "node:crypto";
 import { ConnectionClosedError, errorFromInfo, ShoalError, type ErrorInfo } from "../core/errors.js";
 import { hexId, IdMinter } from "../core/ids.js";
@@ -348,11 +349,15 @@ export class Cluster {
       tasks.push(entry.spec);
     }
     if (sent > 0) this.outgoing = this.outgoing.slice(sent);
-    if (tasks.length > 0) this.session.send({ kind: "tasks_submit", tasks });
+    if (tasks.length > 0) this.sendTasks(tasks);
     if (this.releaseQueue.length > 0) {
       this.session.send({ kind: "objects_release", objectIds: this.releaseQueue });
       this.releaseQueue = [];
     }
+  }
+
+  private sendTasks(tasks: TaskSpec[]): void {
+    for (const chunk of chunkBySize(tasks, specBytes)) this.session.send({ kind: "tasks_submit", tasks: chunk });
   }
 
   // ---- from the head ----
@@ -419,7 +424,7 @@ export class Cluster {
     for (const objectId of this.pendingPuts.keys()) void this.pushLarge(objectId);
     const unsent = new Set(this.outgoing.map((entry) => entry.spec));
     const resend = [...this.owned.values()].map((task) => task.spec).filter((spec) => !unsent.has(spec));
-    if (resend.length > 0) this.session.send({ kind: "tasks_submit", tasks: resend });
+    if (resend.length > 0) this.sendTasks(resend);
     this.flush();
   }
 
@@ -533,4 +538,8 @@ function demandOf(options: TaskOptions): Resources {
   if (options.memory !== undefined && options.memory > 0) demand["memory"] = options.memory;
   for (const [name, amount] of Object.entries(options.resources ?? {})) if (amount > 0) demand[name] = amount;
   return demand;
+}
+
+function specBytes(spec: TaskSpec): number {
+  return spec.args.length + itemOverheadBytes;
 }

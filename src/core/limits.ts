@@ -17,6 +17,13 @@ export const limits = {
   inlineObjectBytesMax: 100 * 1024,
   /** Messages coalesced into one frame at most; bounds frame size for small control messages. */
   messagesPerFrameMax: 4096,
+  /**
+   * Lists (tasks, results) are split into messages of about this many bytes at most: far below the
+   * frame limit even when every item carries a large inline value.
+   */
+  messageBytesTarget: 8 * 1024 * 1024,
+  /** ...and of at most this many items, so one message never stalls a receiver for long. */
+  messageItemsMax: 10_000,
   /** Nodes sample their hardware this often (and send it with the next heartbeat). */
   sampleIntervalMs: 1_000,
   /** Default interval between node heartbeats. */

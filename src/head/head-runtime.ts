@@ -1,5 +1,6 @@
 // The head's shell: listens for nodes and clients, feeds their messages to the HeadMachine, carries out its effects.
 
+import { chunkBySize, itemOverheadBytes } from "../protocol/chunks.js";
 import { createHash, randomBytes } from "node:crypto";
 import { assertNever } from "../core/assert.js";
 import { monotonicClock, type Clock } from "../core/clock.js";
@@ -588,10 +589,12 @@ export class HeadRuntime {
     if (placed > 0) this.observer.metrics.recordSchedulerDecisions("placed", placed);
     for (const [nodeId, tasks] of assignments) {
       // A node that vanished between placement and sending: its tasks are retried when it is declared dead.
-      this.nodeSessions.get(nodeId)?.connection.send({ kind: "task_assign", tasks });
+      const connection = this.nodeSessions.get(nodeId)?.connection;
+      for (const chunk of chunkBySize(tasks, assignmentBytes)) connection?.send({ kind: "task_assign", tasks: chunk });
     }
     for (const [clientId, list] of results) {
-      this.clientSessions.get(clientId)?.connection?.send({ kind: "client_results", results: list });
+      const connection = this.clientSessions.get(clientId)?.connection;
+      for (const chunk of chunkBySize(list, clientResultBytes)) connection?.send({ kind: "client_results", results: chunk });
     }
     for (const [clientId, objectIds] of lost) {
       this.clientSessions.get(clientId)?.connection?.send({ kind: "objects_lost", objectIds });
@@ -635,4 +638,14 @@ function pushTo<T>(map: Map<string, T[]>, key: string, value: T): void {
   const list = map.get(key);
   if (list === undefined) map.set(key, [value]);
   else list.push(value);
+}
+
+function assignmentBytes(assignment: Assignment): number {
+  let bytes = assignment.args.length + itemOverheadBytes;
+  for (const ref of assignment.refs) bytes += (ref.value?.length ?? 0) + itemOverheadBytes;
+  return bytes;
+}
+
+function clientResultBytes(result: ClientResult): number {
+  return (result.status === "done" ? (result.inline?.length ?? 0) : result.error.message.length + (result.error.remoteStack?.length ?? 0)) + itemOverheadBytes;
 }

@@ -1,5 +1,6 @@
 // The node agent: joins the head, runs assigned tasks on its worker pool, keeps and serves objects.
 
+import { chunkBySize, itemOverheadBytes } from "../protocol/chunks.js";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { ConnectionClosedError, ProtocolError, ShoalError, TimeoutError, type ErrorInfo } from "../core/errors.js";
@@ -460,7 +461,7 @@ export class NodeRuntime {
   private flushResults(): void {
     this.resultsFlushScheduled = false;
     if (this.head === undefined || this.pendingResults.length === 0) return;
-    this.head.send({ kind: "task_results", results: this.pendingResults });
+    for (const chunk of chunkBySize(this.pendingResults, resultBytes)) this.head.send({ kind: "task_results", results: chunk });
     this.pendingResults = [];
   }
 
@@ -503,4 +504,10 @@ export class NodeRuntime {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function resultBytes(result: TaskResult): number {
+  let bytes = itemOverheadBytes + (result.status === "done" ? (result.inline?.length ?? 0) : result.error.message.length + (result.error.remoteStack?.length ?? 0));
+  for (const line of result.execution?.logs ?? []) bytes += line.text.length + 32;
+  return bytes;
 }
