@@ -4,11 +4,12 @@ import { cpus as machineCpus } from "node:os";
 import { connect, LocalCluster } from "../src/client/index.js";
 import { cpuPerTask } from "./benchmarks/cpu-per-task.js";
 import { largeObjects } from "./benchmarks/large-objects.js";
+import { nodeToNode } from "./benchmarks/node-to-node.js";
 import { roundTrip } from "./benchmarks/round-trip.js";
 import { throughput } from "./benchmarks/throughput.js";
 import { check, median, type BenchContext, type Benchmark, type Measurement } from "./harness.js";
 
-export const benchmarks: readonly Benchmark[] = [throughput, roundTrip, cpuPerTask, largeObjects];
+export const benchmarks: readonly Benchmark[] = [throughput, roundTrip, cpuPerTask, largeObjects, nodeToNode];
 
 /**
  * One CPU per node: head, two node agents and the client already share the machine's two cores, so

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { ConnectionClosedError, ProtocolError, ShoalError, TimeoutError, type ErrorInfo } from "../core/errors.js";
 import { limits } from "../core/limits.js";
 import type { Logger } from "../core/logger.js";
-import type { Labels, Resources } from "../core/resources.js";
+import { nodeAddressLabel, type Labels, type Resources } from "../core/resources.js";
 import type { Assignment, Execution, Inventory, OneWay, Request, TaskResult } from "../protocol/messages.js";
 import type { Connection } from "../transport/connection.js";
 import { PartAssembler, PeerLinks, sendParts } from "../transport/object-transfer.js";
@@ -162,13 +162,14 @@ export class NodeRuntime {
       },
       onClose: () => this.headLost(connection),
     });
+    const dataAddress = this.advertisedDataAddress(connection);
     const reply = await connection.request("node_register", {
       ...(this.nodeIdValue !== undefined && { nodeId: this.nodeIdValue }),
       hostname: hostname(),
       pid: process.pid,
-      dataAddress: this.advertisedDataAddress(connection),
+      dataAddress,
       resources: this.options.resources,
-      labels: this.options.labels,
+      labels: { ...this.options.labels, [nodeAddressLabel]: dataAddress },
       inventory: this.inventory(),
     });
     if (this.nodeIdValue !== undefined && reply.nodeId !== this.nodeIdValue) {
