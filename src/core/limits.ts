@@ -9,8 +9,14 @@ export const limits = {
   handshakeTimeoutMs: 5_000,
   /** Bytes queued for one socket beyond which senders of bulk data wait for 'drain'. */
   socketBufferedBytesHigh: 8 * 1024 * 1024,
-  /** Size of one part of an object moving between processes; small enough to interleave with control traffic. */
-  objectPartBytes: 1024 * 1024,
+  /**
+   * Size of one part of an object moving between processes (and the most raw bytes one part frame may
+   * announce). Parts are written as they are, never copied into frames, so the size only sets how
+   * often the sender reads its source and checks for backpressure.
+   */
+  objectPartBytes: 4 * 1024 * 1024,
+  /** Buffers one transfer from a file reads parts into at most: bounds its memory, keeps the disk read ahead of the socket. */
+  objectSendBuffersMax: 3,
   /** Largest single object: a transfer allocates this much up front, so it is bounded. */
   objectBytesMax: 2 * 1024 * 1024 * 1024,
   /** Results up to this size travel inline with the completion; larger ones stay on the node that made them. */
@@ -69,4 +75,5 @@ export const limits = {
 } as const;
 
 export const defaultHeadPort = 7340;
-export const protocolVersion = 1;
+/** 2: object bytes travel in part frames (a header, then the raw bytes), not inside msgpack frames. */
+export const protocolVersion = 2;

@@ -1,13 +1,14 @@
 // The worker processes of one node: starts them, hands them tasks, notices crashes and timeouts, restarts them.
 
 import { fork, type ChildProcess } from "node:child_process";
+import { rm } from "node:fs/promises";
 import { limits } from "../core/limits.js";
 import type { Logger } from "../core/logger.js";
 import type { FromWorker, ToWorker, WorkerOutcome, WorkerTask } from "../protocol/worker-messages.js";
 
 /** How one task on a worker ended, as the pool sees it. */
 export type PoolOutcome =
-  | { kind: "finished"; outcome: WorkerOutcome; workerPid: number }
+  | { kind: "finished"; outcome: WorkerOutcome; workerPid: number; task: WorkerTask }
   | { kind: "crashed"; task: WorkerTask; detail: string }
   | { kind: "timed_out"; task: WorkerTask; timeoutMs: number }
   | { kind: "cancelled"; task: WorkerTask };
@@ -35,6 +36,8 @@ interface WorkerSlot {
 export interface WorkerPoolOptions {
   size: number;
   entry: string;
+  /** The cluster token, handed to each worker (over IPC, never in its environment) to fetch inputs from other nodes. */
+  token: string;
   log: Logger;
   onOutcomes(outcomes: PoolOutcome[]): void;
   /** A worker finished tasks (or was restarted): the node may hand out more work. */
@@ -146,6 +149,7 @@ export class WorkerPool {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       execArgv: ["--enable-source-maps", "--stack-size=984"],
     });
+    child.send({ type: "init", token: this.options.token } satisfies ToWorker);
     slot.child = child;
     slot.ready = false;
     slot.pid = child.pid;
@@ -163,15 +167,22 @@ export class WorkerPool {
       this.options.onIdle();
       return;
     }
+    if (message.type === "started") {
+      // The task's inputs took their time to arrive; its timeout counts from when its function starts.
+      const head = slot.inFlight[0]?.task;
+      if (head?.taskId === message.taskId && head.attempt === message.attempt) this.armTimer(slot);
+      return;
+    }
     const outcomes: PoolOutcome[] = [];
     for (const outcome of message.results) {
       const head = slot.inFlight[0];
       if (head === undefined || head.task.taskId !== outcome.taskId) {
-        // A task cancelled out of the pipeline still ran; its outcome has no taker.
+        // A task cancelled out of the pipeline still ran; its outcome has no taker, nor has its result file.
+        if (outcome.status === "stored") rm(outcome.path, { force: true }).catch(() => {});
         continue;
       }
       slot.inFlight.shift();
-      outcomes.push({ kind: "finished", outcome, workerPid: slot.pid ?? 0 });
+      outcomes.push({ kind: "finished", outcome, workerPid: slot.pid ?? 0, task: head.task });
     }
     if (outcomes.length > 0) this.armTimer(slot);
     this.options.onOutcomes(outcomes);
