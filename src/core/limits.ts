@@ -15,8 +15,18 @@ export const limits = {
    * often the sender reads its source and checks for backpressure.
    */
   objectPartBytes: 4 * 1024 * 1024,
-  /** Buffers one transfer from a file reads parts into at most: bounds its memory, keeps the disk read ahead of the socket. */
-  objectSendBuffersMax: 3,
+  /** Parts one transfer reads ahead of its socket at most, so the socket never waits for the disk. */
+  objectReadAheadParts: 3,
+  /**
+   * Part buffers a node's object server holds at most, across every transfer it sends from files: bounds
+   * its memory (64 MiB) however many peers fetch at once; a transfer waits for a buffer when all are out.
+   */
+  objectSendBuffersMax: 16,
+  /**
+   * A peer that takes in less than a send queue (8 MiB) in this long while an object is sent to it is
+   * cut off: paused or partitioned, it would hold the sender's part buffers forever.
+   */
+  objectSendStallMs: 60_000,
   /** Largest single object: a transfer allocates this much up front, so it is bounded. */
   objectBytesMax: 2 * 1024 * 1024 * 1024,
   /** Results up to this size travel inline with the completion; larger ones stay on the node that made them. */

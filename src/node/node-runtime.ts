@@ -10,7 +10,7 @@ import { nodeAddressLabel, type Labels, type Resources } from "../core/resources
 import type { Assignment, Execution, Inventory, OneWay, Request, TaskResult } from "../protocol/messages.js";
 import type { Connection } from "../transport/connection.js";
 import { PartAssembler, sendParts } from "../transport/object-transfer.js";
-import { fileSource, type PartSource } from "../transport/part-io.js";
+import { BufferPool, fileSource, type PartSource } from "../transport/part-io.js";
 import { dial, formatAddress, listen, parseAddress, type Listener } from "../transport/tcp.js";
 import type { WorkerInput, WorkerOutcome, WorkerTask } from "../protocol/worker-messages.js";
 import type { NodeSample } from "../observability/api-types.js";
@@ -41,6 +41,8 @@ interface LocalTask {
 
 export class NodeRuntime {
   private storeValue: ObjectStore | undefined;
+  /** Buffers the object server reads files into, shared by all its transfers: bounds its memory. */
+  private readonly sendBuffers = new BufferPool(limits.objectPartBytes, limits.objectSendBuffersMax);
   private readonly codeCache: CodeCache;
   private pool: WorkerPool | undefined;
   private dataListener: Listener | undefined;
@@ -520,7 +522,7 @@ export class NodeRuntime {
     if (stored === undefined) throw notHeld();
     let source: PartSource;
     try {
-      source = await fileSource(stored.path, stored.size);
+      source = await fileSource(stored.path, stored.size, this.sendBuffers);
     } catch {
       throw notHeld(); // deleted since we looked
     }

@@ -201,9 +201,23 @@ export class Connection {
   }
 
   /** Resolves once the socket's send buffer is below the high-water mark (bulk senders await this). */
-  async drained(): Promise<void> {
+  /**
+   * Resolves once the socket's send buffer is below the high-water mark (bulk senders await this). With
+   * `stallMs`, a peer that reads nothing for that long is cut off: the connection fails with a
+   * TimeoutError and its queued writes are dropped (a paused or partitioned peer must not hold buffers).
+   */
+  async drained(stallMs = 0): Promise<void> {
     while (this.state === "open" && this.socket.writableLength > limits.socketBufferedBytesHigh) {
-      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+      const drainedInTime = await new Promise<boolean>((resolve) => {
+        const timer = stallMs > 0 ? setTimeout(() => resolve(false), stallMs) : undefined;
+        this.drainWaiters.push(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      if (!drainedInTime && this.state === "open") {
+        this.fail(new TimeoutError(`${this.remote} took in less than ${limits.socketBufferedBytesHigh} bytes in ${stallMs} ms while we sent it an object`));
+      }
     }
     if (this.state === "closed") throw this.closeReason ?? new ConnectionClosedError(`connection to ${this.remote} closed`);
   }

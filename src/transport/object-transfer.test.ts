@@ -12,8 +12,8 @@ import { encodePartHeader } from "../protocol/codec.js";
 import type { OneWay, Request } from "../protocol/messages.js";
 import type { Connection } from "./connection.js";
 import { PartAssembler, PeerLinks, sendParts } from "./object-transfer.js";
-import { bufferSink, fileSink, fileSource, memorySource, type PartSink } from "./part-io.js";
-import { formatAddress, listen, type Listener } from "./tcp.js";
+import { BufferPool, bufferSink, fileSink, fileSource, memorySource, type PartSink } from "./part-io.js";
+import { dial, formatAddress, listen, type Listener } from "./tcp.js";
 
 const token = "object transfer test token";
 const scratch = mkdtempSync(join(tmpdir(), "shoal-transfer-test-"));
@@ -126,11 +126,11 @@ test("windows let bytes land in the object itself; runs found in place are not c
 
 // ---- sources and sinks ----
 
-test("a file source reads exactly its parts, into a bounded number of reused buffers", async () => {
+test("a file source reads exactly its parts, into reused buffers of its pool", async () => {
   const data = patterned(3 * limits.objectPartBytes + 123);
   const path = join(scratch, "source");
   writeFileSync(path, data);
-  const source = await fileSource(path, data.length);
+  const source = await fileSource(path, data.length, new BufferPool(limits.objectPartBytes, 4));
   const seen = new Set<ArrayBufferLike>();
   const pieces: Buffer[] = [];
   for (let offset = 0; offset < data.length; offset += limits.objectPartBytes) {
@@ -144,15 +144,16 @@ test("a file source reads exactly its parts, into a bounded number of reused buf
   assert.equal(seen.size, 1, "released buffers are reused");
 });
 
-test("a file source waits for a buffer when all are out, and fails clearly on a short file", async () => {
+test("file sources wait for a buffer when their pool's are all out, and fail clearly on a short file", async () => {
   const path = join(scratch, "short");
   writeFileSync(path, patterned(limits.objectPartBytes * 2));
-  const source = await fileSource(path, limits.objectPartBytes * (limits.objectSendBuffersMax + 1));
-  const held = [];
-  for (let index = 0; index < limits.objectSendBuffersMax; index++) held.push(source.read(0, 16));
+  const pool = new BufferPool(1024, 3);
+  const source = await fileSource(path, limits.objectPartBytes * 4, pool);
+  const other = await fileSource(path, limits.objectPartBytes * 2, pool);
+  const held = [source.read(0, 16), source.read(16, 16), other.read(0, 16)];
   const runs = await Promise.all(held);
   let waited = true;
-  const next = source.read(0, 16).then((run) => {
+  const next = other.read(0, 16).then((run) => {
     waited = false;
     return run;
   });
@@ -163,6 +164,7 @@ test("a file source waits for a buffer when all are out, and fails clearly on a 
   for (const run of runs.slice(1)) run.release();
   await assert.rejects(source.read(limits.objectPartBytes * 2, 16), /ended at/);
   source.close();
+  other.close();
 });
 
 test("a file sink writes runs at their offsets; abort removes what it wrote", () => {
@@ -255,7 +257,7 @@ test("a file source serves an object from disk to a fetch", async () => {
   const path = join(scratch, "served");
   writeFileSync(path, data);
   const server = await objectServer(new Map(), (connection, request) => {
-    void fileSource(path, data.length).then((source) => sendParts(connection, request.xfer, source)).catch(() => {});
+    void fileSource(path, data.length, new BufferPool(limits.objectPartBytes, 3)).then((source) => sendParts(connection, request.xfer, source)).catch(() => {});
     return { size: data.length };
   });
   const links = new PeerLinks(token, "peer", silentLogger);
@@ -310,3 +312,37 @@ test("a hostile part header closes the link with a ProtocolError, not a crash", 
     await server.listener.close();
   }
 });
+
+test("a peer that stops reading is cut off with a TimeoutError instead of holding the sender forever", async () => {
+  let sender: Connection | undefined;
+  const listener = await listen({
+    host: "127.0.0.1",
+    port: 0,
+    token,
+    log: silentLogger,
+    onConnection: (connection) => {
+      sender = connection;
+      connection.setHandlers({ onRequest: () => ({}), onMessage: () => {}, onClose: () => {} });
+    },
+  });
+  const reader = await dial({ address: listener.address, token, role: "peer", log: silentLogger });
+  reader.setHandlers({ onRequest: () => ({}), onMessage: () => {}, onClose: () => {} });
+  try {
+    await waitUntil(() => sender !== undefined);
+    (reader as unknown as { socket: { pause(): void } }).socket.pause(); // a paused process reads nothing
+    const stalled = sendParts(sender as Connection, 1, memorySource(Buffer.alloc(64 * 1024 * 1024)), 300);
+    await assert.rejects(stalled, (error: unknown) => error instanceof ShoalError && error.code === "timeout" && /took in less than/.test(error.message));
+    assert.ok(sender?.isClosed());
+  } finally {
+    reader.close();
+    await listener.close();
+  }
+});
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  const deadline = performance.now() + 5_000;
+  while (!condition()) {
+    if (performance.now() > deadline) assert.fail("condition not met within 5 s");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

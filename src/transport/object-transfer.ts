@@ -11,17 +11,18 @@ import { dial, parseAddress } from "./tcp.js";
 
 /**
  * Sends an object as part frames (header, then the bytes as they are). Parts are read ahead while
- * earlier ones are written (as many as the source has buffers for), so the socket never waits for the
- * source; before each write the sender waits for the socket to drain. Closes the source when done;
- * rejects if the connection closes or the source fails.
+ * earlier ones are written (a few), so the socket never waits for the
+ * source; before each write the sender waits for the socket to drain, and cuts off a peer that stops
+ * reading (its buffers are needed by other transfers). Closes the source when done; rejects if the
+ * connection closes or the source fails.
  */
-export async function sendParts(connection: Connection, xfer: number, source: PartSource): Promise<void> {
+export async function sendParts(connection: Connection, xfer: number, source: PartSource, stallMs: number = limits.objectSendStallMs): Promise<void> {
   const reads: Array<{ offset: number; run: Promise<SourceRun> }> = [];
   // An empty object still sends one (empty) part: it carries the size.
   let partsLeft = Math.max(1, Math.ceil(source.size / limits.objectPartBytes));
   let nextOffset = 0;
   const readAhead = (): void => {
-    for (; reads.length < limits.objectSendBuffersMax && partsLeft > 0; partsLeft--) {
+    for (; reads.length < limits.objectReadAheadParts && partsLeft > 0; partsLeft--) {
       const offset = nextOffset;
       nextOffset += limits.objectPartBytes;
       const run = source.read(offset, Math.min(limits.objectPartBytes, source.size - offset));
@@ -34,7 +35,7 @@ export async function sendParts(connection: Connection, xfer: number, source: Pa
     for (let next = reads.shift(); next !== undefined; next = reads.shift()) {
       const run = await next.run;
       readAhead();
-      await connection.drained().catch((error: unknown) => {
+      await connection.drained(stallMs).catch((error: unknown) => {
         run.release();
         throw error;
       });

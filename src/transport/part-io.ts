@@ -3,7 +3,6 @@
 import { open, type FileHandle } from "node:fs/promises";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { assert } from "../core/assert.js";
-import { limits } from "../core/limits.js";
 
 /** A run of an object's bytes being sent; `release` once the socket no longer needs them. */
 export interface SourceRun {
@@ -44,33 +43,45 @@ export function memorySource(data: Uint8Array): PartSource {
 }
 
 /**
- * Sends a file, read a part at a time into a few buffers that are reused once the socket has written
- * them: memory per transfer is bounded, and the buffers stay warm (fresh pages cost more than copying).
+ * Part-sized buffers shared by every transfer from files in one process, so the memory they take is
+ * bounded however many transfers run at once (a transfer waits for a buffer when all are out). Reused
+ * buffers also stay warm: fresh pages cost more than copying into them.
  */
-export async function fileSource(path: string, size: number): Promise<PartSource> {
-  const handle: FileHandle = await open(path, "r");
-  const idle: Buffer[] = [];
-  let allocated = 0;
-  const waiting: Array<(buffer: Buffer) => void> = [];
-  const giveBack = (buffer: Buffer): void => {
-    const waiter = waiting.shift();
-    if (waiter !== undefined) waiter(buffer);
-    else idle.push(buffer);
-  };
-  const takeBuffer = (): Promise<Buffer> => {
-    const buffer = idle.pop();
+export class BufferPool {
+  private readonly idle: Buffer[] = [];
+  private allocated = 0;
+  private readonly waiting: Array<(buffer: Buffer) => void> = [];
+
+  constructor(
+    readonly bufferBytes: number,
+    private readonly buffersMax: number,
+  ) {}
+
+  take(): Promise<Buffer> {
+    const buffer = this.idle.pop();
     if (buffer !== undefined) return Promise.resolve(buffer);
-    if (allocated < limits.objectSendBuffersMax) {
-      allocated += 1;
-      return Promise.resolve(Buffer.allocUnsafe(limits.objectPartBytes));
+    if (this.allocated < this.buffersMax) {
+      this.allocated += 1;
+      return Promise.resolve(Buffer.allocUnsafe(this.bufferBytes));
     }
-    return new Promise((resolve) => waiting.push(resolve));
-  };
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  give(buffer: Buffer): void {
+    const waiter = this.waiting.shift();
+    if (waiter !== undefined) waiter(buffer);
+    else this.idle.push(buffer);
+  }
+}
+
+/** Sends a file, read a part at a time into buffers of `pool`, each given back once the socket has written it. */
+export async function fileSource(path: string, size: number, pool: BufferPool): Promise<PartSource> {
+  const handle: FileHandle = await open(path, "r");
   return {
     size,
     async read(offset, length) {
-      assert(length <= limits.objectPartBytes, `a run of ${length} bytes is longer than a part`);
-      const buffer = await takeBuffer();
+      assert(length <= pool.bufferBytes, `a run of ${length} bytes is longer than the pool's buffers`);
+      const buffer = await pool.take();
       let filled = 0;
       try {
         while (filled < length) {
@@ -79,7 +90,7 @@ export async function fileSource(path: string, size: number): Promise<PartSource
           filled += bytesRead;
         }
       } catch (error) {
-        giveBack(buffer);
+        pool.give(buffer);
         throw error;
       }
       let released = false;
@@ -88,7 +99,7 @@ export async function fileSource(path: string, size: number): Promise<PartSource
         release: () => {
           if (released) return;
           released = true;
-          giveBack(buffer);
+          pool.give(buffer);
         },
       };
     },
