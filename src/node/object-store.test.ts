@@ -69,8 +69,9 @@ test("an arriving object becomes readable once complete; an aborted one leaves n
   aborted.write(0, Buffer.from([1]));
   aborted.abort();
   assert.equal(store.get("half"), undefined);
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.deepEqual(readdirSync(store.directory), [stored.path.slice(store.directory.length + 1)], "only the complete object's file is left");
+  const completeFile = stored.path.slice(store.directory.length + 1);
+  for (const name of readdirSync(store.directory)) if (name !== completeFile) await waitGone(join(store.directory, name));
+  assert.deepEqual(readdirSync(store.directory), [completeFile], "only the complete object's file is left");
   store.close();
 });
 
