@@ -2,7 +2,7 @@
 
 import { describeThrown, ShoalError } from "../core/errors.js";
 import { limits } from "../core/limits.js";
-import { decodeValue, encodeValue } from "../protocol/values.js";
+import { decodeValue, encodeValuePieces } from "../protocol/values.js";
 import { LogCapture } from "./log-capture.js";
 import { ObjectIo } from "./object-io.js";
 import { runtimeSymbol, TaskRegistry, type TaskFunction } from "./task-registry.js";
@@ -43,7 +43,7 @@ async function runOne(task: WorkerTask): Promise<WorkerOutcome> {
   const startedMs = performance.now();
   const startedAtMs = Date.now();
   capture.begin();
-  let value: Uint8Array;
+  let pieces: Uint8Array[];
   try {
     const fn = await registry.lookup(task.bundleId, task.bundlePath, task.name);
     const args = decodeValue(task.args) as unknown[];
@@ -57,20 +57,24 @@ async function runOne(task: WorkerTask): Promise<WorkerOutcome> {
     } else {
       result = await fn(...args);
     }
-    value = encodeValue(result);
+    pieces = encodeValuePieces(result);
   } catch (thrown) {
     const described = describeThrown(thrown);
     return { taskId: task.taskId, attempt: task.attempt, runMs: performance.now() - startedMs, startedAtMs, logs: capture.end(), status: "threw", ...described };
   }
   const runMs = performance.now() - startedMs;
   const logs = capture.end();
-  if (value.length <= limits.inlineObjectBytesMax) return { taskId: task.taskId, attempt: task.attempt, runMs, startedAtMs, logs, status: "value", value };
+  const size = pieces.reduce((total, piece) => total + piece.length, 0);
+  if (size <= limits.inlineObjectBytesMax) {
+    const value = pieces.length === 1 ? (pieces[0] as Uint8Array) : Buffer.concat(pieces);
+    return { taskId: task.taskId, attempt: task.attempt, runMs, startedAtMs, logs, status: "value", value };
+  }
   try {
-    objects.store(task.resultPath, value);
+    objects.store(task.resultPath, pieces);
   } catch (error) {
     return systemFailed(task, error, runMs, startedAtMs, logs);
   }
-  return { taskId: task.taskId, attempt: task.attempt, runMs, startedAtMs, logs, status: "stored", size: value.length, path: task.resultPath };
+  return { taskId: task.taskId, attempt: task.attempt, runMs, startedAtMs, logs, status: "stored", size, path: task.resultPath };
 }
 
 function systemFailed(task: WorkerTask, error: unknown, runMs: number, startedAtMs: number, logs: WorkerOutcome["logs"]): WorkerOutcome {

@@ -59,9 +59,9 @@ test("an input whose file is gone is fetched from its locations; none reachable 
 test("results are written where the node said; a write that fails is a retryable capacity error", () => {
   const io = new ObjectIo();
   const path = join(scratch, "result");
-  io.store(path, Buffer.from([4, 5, 6]));
+  io.store(path, [Buffer.from([4, 5]), new Uint8Array(0), Buffer.from([6])]);
   assert.deepEqual([...readFileSync(path)], [4, 5, 6]);
-  assert.throws(() => io.store(join(scratch, "no-such-directory", "result"), Buffer.from([1])), (error: unknown) => {
+  assert.throws(() => io.store(join(scratch, "no-such-directory", "result"), [Buffer.from([1])]), (error: unknown) => {
     return error instanceof ShoalError && error.code === "capacity" && error.retryable;
   });
 });

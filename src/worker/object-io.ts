@@ -1,6 +1,6 @@
 // How a worker reads the objects its tasks take and stores results too large to send back inline.
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { ShoalError } from "../core/errors.js";
 import { silentLogger } from "../core/logger.js";
 import type { WorkerInput } from "../protocol/worker-messages.js";
@@ -44,12 +44,19 @@ export class ObjectIo {
     }
   }
 
-  /** Writes a result to the file the node named for it; throws a ShoalError with code capacity if it cannot. */
-  store(path: string, value: Uint8Array): void {
+  /** Writes a result (its encoding, in pieces) to the file the node named for it; throws a ShoalError with code capacity if it cannot. */
+  store(path: string, pieces: readonly Uint8Array[]): void {
+    let fd: number | undefined;
     try {
-      writeFileSync(path, value, { mode: 0o600 });
+      fd = openSync(path, "w", 0o600);
+      for (const piece of pieces) {
+        for (let written = 0; written < piece.length; ) written += writeSync(fd, piece, written, piece.length - written);
+      }
     } catch (error) {
-      throw new ShoalError("capacity", `could not store a result of ${value.length} bytes: ${(error as Error).message}`, true);
+      const bytes = pieces.reduce((total, piece) => total + piece.length, 0);
+      throw new ShoalError("capacity", `could not store a result of ${bytes} bytes: ${(error as Error).message}`, true);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
   }
 }
