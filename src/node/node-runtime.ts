@@ -305,7 +305,8 @@ export class NodeRuntime {
         inputs: assignment.refs.map((ref) => this.inputOf(ref)),
         resultPath: this.store.newPath(),
       };
-      this.localQueue.push({ pooled: { task, timeoutMs: assignment.timeoutMs }, assignment });
+      const readingInputs = task.inputs.some((input) => input.kind === "object");
+      this.localQueue.push({ pooled: { task, timeoutMs: assignment.timeoutMs, readingInputs }, assignment });
       this.pump();
     } catch (error) {
       const failure = error as Error;

@@ -16,6 +16,11 @@ export type PoolOutcome =
 export interface PooledTask {
   task: WorkerTask;
   timeoutMs: number;
+  /**
+   * The worker is still reading the task's object inputs: its timeout starts when the function does
+   * (the worker says so), so a slow transfer is never taken for a slow task.
+   */
+  readingInputs?: boolean;
 }
 
 interface WorkerSlot {
@@ -168,9 +173,11 @@ export class WorkerPool {
       return;
     }
     if (message.type === "started") {
-      // The task's inputs took their time to arrive; its timeout counts from when its function starts.
-      const head = slot.inFlight[0]?.task;
-      if (head?.taskId === message.taskId && head.attempt === message.attempt) this.armTimer(slot);
+      const head = slot.inFlight[0];
+      if (head?.task.taskId === message.taskId && head.task.attempt === message.attempt) {
+        head.readingInputs = false;
+        this.armTimer(slot);
+      }
       return;
     }
     const outcomes: PoolOutcome[] = [];
@@ -228,7 +235,7 @@ export class WorkerPool {
     clearTimeout(slot.timer);
     slot.timer = undefined;
     const head = slot.inFlight[0];
-    if (head === undefined || head.timeoutMs <= 0) return;
+    if (head === undefined || head.timeoutMs <= 0 || head.readingInputs === true) return;
     const timeoutMs = head.timeoutMs;
     slot.timer = setTimeout(() => this.kill(slot, { kind: "timed_out", taskId: head.task.taskId, timeoutMs }), timeoutMs);
   }

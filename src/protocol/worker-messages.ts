@@ -43,7 +43,7 @@ export type WorkerOutcome = { taskId: string; attempt: number; runMs: number; st
 /** `init` comes first: the cluster token lets the worker fetch its inputs from other nodes' object servers. */
 export type ToWorker = { type: "init"; token: string } | { type: "run"; tasks: WorkerTask[] };
 
-/** `started`: a task's inputs are in hand and its function runs now (its timeout counts from here). */
+/** `started`: a task's object inputs are in hand and its function runs now (its timeout counts from here). */
 export type FromWorker =
   | { type: "ready" }
   | { type: "started"; taskId: string; attempt: number }
