@@ -80,8 +80,10 @@ export const limits = {
   mapChunkItemsMax: 1_024,
   /** Map chunks aimed for per CPU slot, so the tail of a map stays balanced. */
   mapChunksPerSlot: 4,
-  /** Bytes of in-memory objects a node keeps before refusing new puts. */
+  /** Bytes of objects a node keeps (files in /dev/shm: memory) before refusing new ones. */
   objectStoreBytesMax: 4 * 1024 * 1024 * 1024,
+  /** /dev/shm with less room than this (Docker's default is 64 MiB) is passed over for the temporary directory. */
+  objectStoreShmBytesMin: 1024 * 1024 * 1024,
 } as const;
 
 export const defaultHeadPort = 7340;

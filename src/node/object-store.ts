@@ -2,11 +2,12 @@
 // in a directory of this node's own (in /dev/shm when there is one), which its workers read and write too.
 
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, statfsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CapacityError } from "../core/errors.js";
+import { limits } from "../core/limits.js";
 import { fileSink, type PartSink } from "../transport/part-io.js";
 
 export interface StoredObject {
@@ -150,12 +151,16 @@ export class ObjectStore {
   }
 }
 
-/** Where store directories go: /dev/shm, memory the node and its workers share through files; else the temporary directory. */
+/**
+ * Where store directories go: /dev/shm, memory the node and its workers share through files, when it
+ * has room (containers often mount a tiny one); else the temporary directory.
+ */
 export function objectStoreBase(): string {
   try {
-    if (existsSync("/dev/shm") && statSync("/dev/shm").isDirectory()) return "/dev/shm";
+    const shm = statfsSync("/dev/shm");
+    if (shm.bavail * shm.bsize >= limits.objectStoreShmBytesMin) return "/dev/shm";
   } catch {
-    // fall through
+    // no /dev/shm here
   }
   return tmpdir();
 }
