@@ -7,15 +7,14 @@ import { ConnectionClosedError, ProtocolError, ShoalError, TimeoutError, type Er
 import { limits } from "../core/limits.js";
 import type { Logger } from "../core/logger.js";
 import { nodeAddressLabel, type Labels, type Resources } from "../core/resources.js";
-import type { Assignment, Execution, Inventory, OneWay, Request, TaskResult } from "../protocol/messages.js";
+import type { Assignment, Execution, Inventory, OneWay, TaskResult } from "../protocol/messages.js";
 import type { Connection } from "../transport/connection.js";
-import { PartAssembler, sendParts } from "../transport/object-transfer.js";
-import { BufferPool, fileSource, type PartSource } from "../transport/part-io.js";
 import { dial, formatAddress, listen, parseAddress, type Listener } from "../transport/tcp.js";
 import type { WorkerInput, WorkerOutcome, WorkerTask } from "../protocol/worker-messages.js";
 import type { NodeSample } from "../observability/api-types.js";
 import { NodeSampler } from "../observability/sampler.js";
 import { CodeCache } from "./code-cache.js";
+import { ObjectServer } from "./object-server.js";
 import { ObjectStore } from "./object-store.js";
 import { WorkerPool, type PooledTask, type PoolOutcome } from "./worker-pool.js";
 
@@ -41,8 +40,6 @@ interface LocalTask {
 
 export class NodeRuntime {
   private storeValue: ObjectStore | undefined;
-  /** Buffers the object server reads files into, shared by all its transfers: bounds its memory. */
-  private readonly sendBuffers = new BufferPool(limits.objectPartBytes, limits.objectSendBuffersMax);
   private readonly codeCache: CodeCache;
   private pool: WorkerPool | undefined;
   private dataListener: Listener | undefined;
@@ -86,13 +83,20 @@ export class NodeRuntime {
 
   /** Starts the data server and workers, then joins the head; resolves once joined the first time. */
   async start(): Promise<void> {
-    this.storeValue = ObjectStore.create(limits.objectStoreBytesMax);
+    const store = ObjectStore.create(limits.objectStoreBytesMax);
+    this.storeValue = store;
+    const objectServer = new ObjectServer({
+      store,
+      nodeId: () => this.nodeIdValue,
+      onStored: (objectId, size) => this.head?.send({ kind: "object_added", objectId, size }),
+      log: this.options.log,
+    });
     this.dataListener = await listen({
       host: this.options.host,
       port: this.options.dataPort,
       token: this.options.token,
       log: this.options.log,
-      onConnection: (connection) => this.serveData(connection),
+      onConnection: (connection) => objectServer.serve(connection),
     });
     this.pool = new WorkerPool({
       size: this.options.workers,
@@ -496,53 +500,6 @@ export class NodeRuntime {
     if (this.head === undefined || this.pendingResults.length === 0) return;
     this.head.send({ kind: "task_results", results: this.pendingResults });
     this.pendingResults = [];
-  }
-
-  // ---- serving objects to peers and clients ----
-
-  private serveData(connection: Connection): void {
-    const assembler = new PartAssembler();
-    connection.setHandlers({
-      onRequest: (request: Request) => {
-        if (request.kind !== "object_fetch") throw new ProtocolError(`the object server does not answer ${request.kind}`);
-        return this.serveObject(connection, request.objectId, request.xfer);
-      },
-      onMessage: (message) => {
-        if (message.kind === "object_part") return assembler.accept(message);
-        if (message.kind === "object_push") return this.receivePush(assembler, message);
-        throw new ProtocolError(`the object server does not take ${message.kind}`);
-      },
-      onClose: (reason) => assembler.failAll(reason ?? new ConnectionClosedError("data connection closed")),
-    });
-  }
-
-  /** Answers a fetch with the object's size, then sends its file in parts (opened first: a delete meanwhile cannot cut it short). */
-  private async serveObject(connection: Connection, objectId: string, xfer: number): Promise<{ size: number }> {
-    const stored = this.store.get(objectId);
-    const notHeld = (): ShoalError => new ShoalError("not_found", `node ${this.nodeIdValue} does not hold object ${objectId}`, false);
-    if (stored === undefined) throw notHeld();
-    let source: PartSource;
-    try {
-      source = await fileSource(stored.path, stored.size, this.sendBuffers);
-    } catch {
-      throw notHeld(); // deleted since we looked
-    }
-    sendParts(connection, xfer, source).catch((error: unknown) => {
-      if (!connection.isClosed()) connection.close(new ShoalError("internal", `could not send object ${objectId}: ${(error as Error).message}`, false));
-    });
-    return { size: stored.size };
-  }
-
-  private receivePush(assembler: PartAssembler, push: OneWay<"object_push">): void {
-    if (push.size > limits.objectBytesMax) throw new ProtocolError(`pushed object of ${push.size} bytes exceeds the limit`);
-    const arrival = assembler.expect(push.xfer, (size) => {
-      if (size !== push.size) throw new ProtocolError(`pushed object ${push.objectId} was announced as ${push.size} bytes, its parts say ${size}`);
-      return this.store.receive(push.objectId, size);
-    });
-    arrival.then(
-      (stored) => this.head?.send({ kind: "object_added", objectId: push.objectId, size: stored.size }),
-      (error: unknown) => this.options.log.warn({ objectId: push.objectId, err: (error as Error).message }, "could not store pushed object"),
-    );
   }
 }
 

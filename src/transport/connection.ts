@@ -200,7 +200,6 @@ export class Connection {
     });
   }
 
-  /** Resolves once the socket's send buffer is below the high-water mark (bulk senders await this). */
   /**
    * Resolves once the socket's send buffer is below the high-water mark (bulk senders await this). With
    * `stallMs`, a peer that reads nothing for that long is cut off: the connection fails with a
