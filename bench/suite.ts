@@ -6,6 +6,7 @@ import { coldStart } from "./benchmarks/cold-start.js";
 import { cpuPerTask } from "./benchmarks/cpu-per-task.js";
 import { mapMillion } from "./benchmarks/map-million.js";
 import { largeObjects } from "./benchmarks/large-objects.js";
+import { nodeToNode } from "./benchmarks/node-to-node.js";
 import { roundTrip } from "./benchmarks/round-trip.js";
 import { queued } from "./benchmarks/queued.js";
 import { scaleSim } from "./benchmarks/scale-sim.js";
@@ -13,7 +14,7 @@ import { throughput } from "./benchmarks/throughput.js";
 import { check, type BenchContext, type Benchmark, type Comparable, type Measurement, type Peer, type PeerMeasurement } from "./harness.js";
 import { formatNumber, summarize, type MetricSummary, type PeerMetricSummary, type PeerResult } from "./report.js";
 
-export const benchmarks: readonly Benchmark[] = [throughput, mapMillion, roundTrip, cpuPerTask, largeObjects, scaleSim, queued, coldStart];
+export const benchmarks: readonly Benchmark[] = [throughput, mapMillion, roundTrip, cpuPerTask, largeObjects, nodeToNode, scaleSim, queued, coldStart];
 
 /**
  * One CPU per node: head, two node agents and the client already share the machine's two cores, so

@@ -29,7 +29,7 @@ export const layers = Object.freeze({
   observability: ["core", "protocol"],
   head: ["core", "protocol", "transport", "scheduler", "store", "observability"],
   node: ["core", "protocol", "transport", "observability"],
-  worker: ["core", "protocol"],
+  worker: ["core", "protocol", "transport"],
   client: ["core", "protocol", "transport", "observability"],
   cli: ["client", "core", "observability"],
   sim: ["core", "protocol", "scheduler", "store", "head"],

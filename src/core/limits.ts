@@ -9,8 +9,24 @@ export const limits = {
   handshakeTimeoutMs: 5_000,
   /** Bytes queued for one socket beyond which senders of bulk data wait for 'drain'. */
   socketBufferedBytesHigh: 8 * 1024 * 1024,
-  /** Size of one part of an object moving between processes; small enough to interleave with control traffic. */
-  objectPartBytes: 1024 * 1024,
+  /**
+   * Size of one part of an object moving between processes (and the most raw bytes one part frame may
+   * announce). Parts are written as they are, never copied into frames, so the size only sets how
+   * often the sender reads its source and checks for backpressure.
+   */
+  objectPartBytes: 4 * 1024 * 1024,
+  /** Parts one transfer reads ahead of its socket at most, so the socket never waits for the disk. */
+  objectReadAheadParts: 3,
+  /**
+   * Part buffers a node's object server holds at most, across every transfer it sends from files: bounds
+   * its memory (64 MiB) however many peers fetch at once; a transfer waits for a buffer when all are out.
+   */
+  objectSendBuffersMax: 16,
+  /**
+   * A peer that takes in less than a send queue (8 MiB) in this long while an object is sent to it is
+   * cut off: paused or partitioned, it would hold the sender's part buffers forever.
+   */
+  objectSendStallMs: 60_000,
   /** Largest single object: a transfer allocates this much up front, so it is bounded. */
   objectBytesMax: 2 * 1024 * 1024 * 1024,
   /** Results up to this size travel inline with the completion; larger ones stay on the node that made them. */
@@ -71,9 +87,12 @@ export const limits = {
   mapChunkItemsMax: 1_024,
   /** Map chunks aimed for per CPU slot, so the tail of a map stays balanced. */
   mapChunksPerSlot: 4,
-  /** Bytes of in-memory objects a node keeps before refusing new puts. */
+  /** Bytes of objects a node keeps (files in /dev/shm: memory) before refusing new ones. */
   objectStoreBytesMax: 4 * 1024 * 1024 * 1024,
+  /** /dev/shm with less room than this (Docker's default is 64 MiB) is passed over for the temporary directory. */
+  objectStoreShmBytesMin: 1024 * 1024 * 1024,
 } as const;
 
 export const defaultHeadPort = 7340;
-export const protocolVersion = 1;
+/** 2: object bytes travel in part frames (a header, then the raw bytes), not inside msgpack frames. */
+export const protocolVersion = 2;

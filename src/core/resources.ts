@@ -4,6 +4,12 @@
 export type Resources = Record<string, number>;
 export type Labels = Record<string, string>;
 
+/**
+ * The label every node carries by itself: its data address ("127.0.0.1:41234"), unique in a cluster and
+ * stable while the node process lives. A task pinned to one node asks for `{ [nodeAddressLabel]: address }`.
+ */
+export const nodeAddressLabel = "shoal.address";
+
 export function fits(demand: Resources, available: Resources): boolean {
   for (const name in demand) {
     const want = demand[name] as number;

@@ -1,20 +1,21 @@
 // The node agent: joins the head, runs assigned tasks on its worker pool, keeps and serves objects.
 
-import { chunkBySize, itemOverheadBytes } from "../protocol/chunks.js";
+import { rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { ConnectionClosedError, ProtocolError, ShoalError, TimeoutError, type ErrorInfo } from "../core/errors.js";
 import { limits } from "../core/limits.js";
 import type { Logger } from "../core/logger.js";
-import type { Labels, Resources } from "../core/resources.js";
-import type { Assignment, Execution, Inventory, OneWay, Request, TaskResult } from "../protocol/messages.js";
+import { nodeAddressLabel, type Labels, type Resources } from "../core/resources.js";
+import { chunkBySize, itemOverheadBytes } from "../protocol/chunks.js";
+import type { Assignment, Execution, Inventory, OneWay, TaskResult } from "../protocol/messages.js";
 import type { Connection } from "../transport/connection.js";
-import { PartAssembler, PeerLinks, sendParts } from "../transport/object-transfer.js";
 import { dial, formatAddress, listen, parseAddress, type Listener } from "../transport/tcp.js";
-import type { WorkerTask } from "../protocol/worker-messages.js";
+import type { WorkerInput, WorkerOutcome, WorkerTask } from "../protocol/worker-messages.js";
 import type { NodeSample } from "../observability/api-types.js";
 import { NodeSampler } from "../observability/sampler.js";
 import { CodeCache } from "./code-cache.js";
+import { ObjectServer } from "./object-server.js";
 import { ObjectStore } from "./object-store.js";
 import { WorkerPool, type PooledTask, type PoolOutcome } from "./worker-pool.js";
 
@@ -39,8 +40,7 @@ interface LocalTask {
 }
 
 export class NodeRuntime {
-  private readonly store = new ObjectStore(limits.objectStoreBytesMax);
-  private readonly peers: PeerLinks;
+  private storeValue: ObjectStore | undefined;
   private readonly codeCache: CodeCache;
   private pool: WorkerPool | undefined;
   private dataListener: Listener | undefined;
@@ -63,9 +63,14 @@ export class NodeRuntime {
   private firstJoin: { resolve(): void; reject(error: Error): void } | undefined;
 
   constructor(private readonly options: NodeOptions) {
-    this.peers = new PeerLinks(options.token, "peer", options.log);
     this.codeCache = new CodeCache(join(options.dataDir, "bundles"), (bundleId) => this.fetchBundle(bundleId));
     this.sampler = new NodeSampler({ dataDir: options.dataDir, logger: options.log });
+  }
+
+  /** Where objects live; made at start. */
+  private get store(): ObjectStore {
+    if (this.storeValue === undefined) throw new ShoalError("internal", "node is not started", false);
+    return this.storeValue;
   }
 
   get nodeId(): string | undefined {
@@ -79,16 +84,25 @@ export class NodeRuntime {
 
   /** Starts the data server and workers, then joins the head; resolves once joined the first time. */
   async start(): Promise<void> {
+    const store = ObjectStore.create(limits.objectStoreBytesMax);
+    this.storeValue = store;
+    const objectServer = new ObjectServer({
+      store,
+      nodeId: () => this.nodeIdValue,
+      onStored: (objectId, size) => this.head?.send({ kind: "object_added", objectId, size }),
+      log: this.options.log,
+    });
     this.dataListener = await listen({
       host: this.options.host,
       port: this.options.dataPort,
       token: this.options.token,
       log: this.options.log,
-      onConnection: (connection) => this.serveData(connection),
+      onConnection: (connection) => objectServer.serve(connection),
     });
     this.pool = new WorkerPool({
       size: this.options.workers,
       entry: this.options.workerEntry,
+      token: this.options.token,
       log: this.options.log,
       onOutcomes: (outcomes) => this.onOutcomes(outcomes),
       onIdle: () => this.pump(),
@@ -103,8 +117,8 @@ export class NodeRuntime {
     this.stopping = true;
     clearInterval(this.heartbeatTimer);
     this.head?.close();
-    this.peers.closeAll();
     await this.pool?.stop();
+    this.storeValue?.close(); // before the listener, which waits for peers to hang up
     await this.dataListener?.close();
   }
 
@@ -163,13 +177,14 @@ export class NodeRuntime {
       },
       onClose: () => this.headLost(connection),
     });
+    const dataAddress = this.advertisedDataAddress(connection);
     const reply = await connection.request("node_register", {
       ...(this.nodeIdValue !== undefined && { nodeId: this.nodeIdValue }),
       hostname: hostname(),
       pid: process.pid,
-      dataAddress: this.advertisedDataAddress(connection),
+      dataAddress,
       resources: this.options.resources,
-      labels: this.options.labels,
+      labels: { ...this.options.labels, [nodeAddressLabel]: dataAddress },
       inventory: this.inventory(),
     });
     if (this.nodeIdValue !== undefined && reply.nodeId !== this.nodeIdValue) {
@@ -283,9 +298,6 @@ export class NodeRuntime {
     this.assigned.set(assignment.taskId, assignment);
     try {
       const bundlePath = await this.codeCache.pathOf(assignment.bundleId);
-      const refValues = await Promise.all(
-        assignment.refs.map(async (ref) => ({ pos: ref.pos, value: ref.value ?? (await this.objectBytes(ref.objectId, ref.locations)) })),
-      );
       if (this.assigned.get(assignment.taskId) !== assignment) return; // cancelled meanwhile
       const task: WorkerTask = {
         taskId: assignment.taskId,
@@ -295,9 +307,11 @@ export class NodeRuntime {
         bundlePath,
         mode: assignment.mode,
         args: assignment.args,
-        refValues,
+        inputs: assignment.refs.map((ref) => this.inputOf(ref)),
+        resultPath: this.store.newPath(),
       };
-      this.localQueue.push({ pooled: { task, timeoutMs: assignment.timeoutMs }, assignment });
+      const readingInputs = task.inputs.some((input) => input.kind === "object");
+      this.localQueue.push({ pooled: { task, timeoutMs: assignment.timeoutMs, readingInputs }, assignment });
       this.pump();
     } catch (error) {
       const failure = error as Error;
@@ -309,14 +323,16 @@ export class NodeRuntime {
     }
   }
 
-  private async objectBytes(objectId: string, locations: Array<{ address: string }>): Promise<Uint8Array> {
-    const local = this.store.get(objectId);
-    if (local !== undefined) return local;
-    try {
-      return await this.peers.fetch(objectId, locations.map((location) => location.address));
-    } catch (error) {
-      throw new ShoalError("object_unavailable", `input ${objectId} could not be fetched: ${(error as Error).message}`, true);
-    }
+  /** A dependency as the worker reads it: inline, or from our store file if we hold it, else from its locations. */
+  private inputOf(ref: Assignment["refs"][number]): WorkerInput {
+    if (ref.value !== undefined) return { pos: ref.pos, kind: "inline", value: ref.value };
+    return {
+      pos: ref.pos,
+      kind: "object",
+      objectId: ref.objectId,
+      path: this.store.get(ref.objectId)?.path,
+      addresses: ref.locations.map((location) => location.address),
+    };
   }
 
   /**
@@ -379,25 +395,16 @@ export class NodeRuntime {
       }
       const { taskId, attempt } = outcome.kind === "finished" ? outcome.outcome : outcome.task;
       const assignment = this.assigned.get(taskId);
-      if (assignment === undefined || assignment.attempt !== attempt) continue; // an outcome of a superseded attempt
+      if (assignment === undefined || assignment.attempt !== attempt) {
+        this.discardResultFile(outcome); // an outcome of a superseded attempt
+        continue;
+      }
       switch (outcome.kind) {
-        case "finished": {
-          const ran = outcome.outcome;
-          const execution: Execution = { workerPid: outcome.workerPid, startedAtMs: ran.startedAtMs, logs: ran.logs };
-          if (ran.ok) this.reportDone(assignment, ran.value, ran.runMs, execution);
-          else {
-            const error: ErrorInfo = {
-              code: "task_failed",
-              message: `task ${assignment.name}#${taskId} threw ${ran.errorName}: ${ran.message}`,
-              retryable: false,
-              errorName: ran.errorName,
-              ...(ran.stack !== undefined && { remoteStack: ran.stack }),
-            };
-            this.report(assignment, error, false, ran.runMs, execution);
-          }
+        case "finished":
+          this.reportFinished(assignment, outcome.outcome, outcome.workerPid, outcome.task.resultPath);
           break;
-        }
         case "crashed":
+          this.discardResultFile(outcome);
           this.report(assignment, {
             code: "worker_crashed",
             message: `the worker running task ${assignment.name}#${taskId} on node ${this.nodeIdValue} died (${outcome.detail})`,
@@ -405,6 +412,7 @@ export class NodeRuntime {
           }, true);
           break;
         case "timed_out":
+          this.discardResultFile(outcome);
           this.report(assignment, {
             code: "timeout",
             message: `task ${assignment.name}#${taskId} ran longer than its timeout of ${outcome.timeoutMs} ms and was stopped`,
@@ -412,25 +420,55 @@ export class NodeRuntime {
           }, false);
           break;
         case "cancelled":
+          this.discardResultFile(outcome);
           this.report(assignment, { code: "task_cancelled", message: `task ${assignment.name}#${taskId} was cancelled`, retryable: false }, false);
           break;
       }
     }
   }
 
-  private reportDone(assignment: Assignment, value: Uint8Array, runMs: number, execution: Execution): void {
-    const base = { status: "done" as const, taskId: assignment.taskId, attempt: assignment.attempt, runMs, size: value.length, execution };
-    if (value.length <= limits.inlineObjectBytesMax) {
-      this.queueResult(assignment, { ...base, inline: value });
-      return;
+  private reportFinished(assignment: Assignment, ran: WorkerOutcome, workerPid: number, resultPath: string): void {
+    const execution: Execution = { workerPid, startedAtMs: ran.startedAtMs, logs: ran.logs };
+    const done = { status: "done" as const, taskId: assignment.taskId, attempt: assignment.attempt, runMs: ran.runMs, execution };
+    switch (ran.status) {
+      case "value":
+        this.queueResult(assignment, { ...done, size: ran.value.length, inline: ran.value });
+        return;
+      case "stored":
+        try {
+          this.store.adopt(assignment.taskId, resultPath, ran.size);
+        } catch (error) {
+          this.report(assignment, { code: "capacity", message: (error as Error).message, retryable: true }, true, ran.runMs, execution);
+          return;
+        }
+        this.queueResult(assignment, { ...done, size: ran.size });
+        return;
+      case "threw":
+        this.report(assignment, {
+          code: "task_failed",
+          message: `task ${assignment.name}#${assignment.taskId} threw ${ran.errorName}: ${ran.message}`,
+          retryable: false,
+          errorName: ran.errorName,
+          ...(ran.stack !== undefined && { remoteStack: ran.stack }),
+        }, false, ran.runMs, execution);
+        return;
+      case "system_failed":
+        this.report(assignment, {
+          code: ran.code,
+          message: `node ${this.nodeIdValue} could not run task ${assignment.name}#${assignment.taskId}: ${ran.message}`,
+          retryable: true,
+        }, true, ran.runMs, execution);
+        return;
     }
-    try {
-      this.store.put(assignment.taskId, value);
-    } catch (error) {
-      this.report(assignment, { code: "capacity", message: (error as Error).message, retryable: true }, true, runMs, execution);
-      return;
-    }
-    this.queueResult(assignment, base);
+  }
+
+  /**
+   * A worker may have written (part of) a result file for an attempt that ended otherwise or no longer
+   * counts: remove it. Only outcomes that can leave one pay for the unlink (tiny tasks never do).
+   */
+  private discardResultFile(outcome: PoolOutcome): void {
+    if (outcome.kind === "finished" && outcome.outcome.status !== "stored") return;
+    rm(outcome.task.resultPath, { force: true }).catch(() => {});
   }
 
   private report(assignment: Assignment, error: ErrorInfo, systemFailure: boolean, runMs = 0, execution?: Execution): void {
@@ -463,42 +501,6 @@ export class NodeRuntime {
     if (this.head === undefined || this.pendingResults.length === 0) return;
     for (const chunk of chunkBySize(this.pendingResults, resultBytes)) this.head.send({ kind: "task_results", results: chunk });
     this.pendingResults = [];
-  }
-
-  // ---- serving objects to peers and clients ----
-
-  private serveData(connection: Connection): void {
-    const assembler = new PartAssembler();
-    connection.setHandlers({
-      onRequest: (request: Request) => {
-        if (request.kind !== "object_fetch") throw new ProtocolError(`the object server does not answer ${request.kind}`);
-        const data = this.store.get(request.objectId);
-        if (data === undefined) throw new ShoalError("not_found", `node ${this.nodeIdValue} does not hold object ${request.objectId}`, false);
-        void sendParts(connection, request.xfer, data).catch(() => {});
-        return { size: data.length };
-      },
-      onMessage: (message) => {
-        if (message.kind === "object_part") return assembler.accept(message);
-        if (message.kind === "object_push") return this.receivePush(assembler, message);
-        throw new ProtocolError(`the object server does not take ${message.kind}`);
-      },
-      onClose: (reason) => assembler.failAll(reason ?? new ConnectionClosedError("data connection closed")),
-    });
-  }
-
-  private receivePush(assembler: PartAssembler, push: OneWay<"object_push">): void {
-    if (push.size > limits.objectBytesMax) throw new ProtocolError(`pushed object of ${push.size} bytes exceeds the limit`);
-    assembler.expect(push.xfer).then(
-      (data) => {
-        try {
-          this.store.put(push.objectId, data);
-          this.head?.send({ kind: "object_added", objectId: push.objectId, size: data.length });
-        } catch (error) {
-          this.options.log.warn({ objectId: push.objectId, err: (error as Error).message }, "could not store pushed object");
-        }
-      },
-      () => {},
-    );
   }
 }
 

@@ -1,13 +1,14 @@
 // The worker processes of one node: starts them, hands them tasks, notices crashes and timeouts, restarts them.
 
 import { fork, type ChildProcess } from "node:child_process";
+import { rm } from "node:fs/promises";
 import { limits } from "../core/limits.js";
 import type { Logger } from "../core/logger.js";
 import type { FromWorker, ToWorker, WorkerOutcome, WorkerTask } from "../protocol/worker-messages.js";
 
 /** How one task on a worker ended, as the pool sees it. */
 export type PoolOutcome =
-  | { kind: "finished"; outcome: WorkerOutcome; workerPid: number }
+  | { kind: "finished"; outcome: WorkerOutcome; workerPid: number; task: WorkerTask }
   | { kind: "crashed"; task: WorkerTask; detail: string }
   | { kind: "timed_out"; task: WorkerTask; timeoutMs: number }
   | { kind: "cancelled"; task: WorkerTask };
@@ -15,6 +16,11 @@ export type PoolOutcome =
 export interface PooledTask {
   task: WorkerTask;
   timeoutMs: number;
+  /**
+   * The worker is still reading the task's object inputs: its timeout starts when the function does
+   * (the worker says so), so a slow transfer is never taken for a slow task.
+   */
+  readingInputs?: boolean;
 }
 
 interface WorkerSlot {
@@ -35,6 +41,8 @@ interface WorkerSlot {
 export interface WorkerPoolOptions {
   size: number;
   entry: string;
+  /** The cluster token, handed to each worker (over IPC, never in its environment) to fetch inputs from other nodes. */
+  token: string;
   log: Logger;
   onOutcomes(outcomes: PoolOutcome[]): void;
   /** A worker finished tasks (or was restarted): the node may hand out more work. */
@@ -146,6 +154,7 @@ export class WorkerPool {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       execArgv: ["--enable-source-maps", "--stack-size=984"],
     });
+    child.send({ type: "init", token: this.options.token } satisfies ToWorker);
     slot.child = child;
     slot.ready = false;
     slot.pid = child.pid;
@@ -163,15 +172,24 @@ export class WorkerPool {
       this.options.onIdle();
       return;
     }
+    if (message.type === "started") {
+      const head = slot.inFlight[0];
+      if (head?.task.taskId === message.taskId && head.task.attempt === message.attempt) {
+        head.readingInputs = false;
+        this.armTimer(slot);
+      }
+      return;
+    }
     const outcomes: PoolOutcome[] = [];
     for (const outcome of message.results) {
       const head = slot.inFlight[0];
       if (head === undefined || head.task.taskId !== outcome.taskId) {
-        // A task cancelled out of the pipeline still ran; its outcome has no taker.
+        // A task cancelled out of the pipeline still ran; its outcome has no taker, nor has its result file.
+        if (outcome.status === "stored") rm(outcome.path, { force: true }).catch(() => {});
         continue;
       }
       slot.inFlight.shift();
-      outcomes.push({ kind: "finished", outcome, workerPid: slot.pid ?? 0 });
+      outcomes.push({ kind: "finished", outcome, workerPid: slot.pid ?? 0, task: head.task });
     }
     if (outcomes.length > 0) this.armTimer(slot);
     this.options.onOutcomes(outcomes);
@@ -217,7 +235,7 @@ export class WorkerPool {
     clearTimeout(slot.timer);
     slot.timer = undefined;
     const head = slot.inFlight[0];
-    if (head === undefined || head.timeoutMs <= 0) return;
+    if (head === undefined || head.timeoutMs <= 0 || head.readingInputs === true) return;
     const timeoutMs = head.timeoutMs;
     slot.timer = setTimeout(() => this.kill(slot, { kind: "timed_out", taskId: head.task.taskId, timeoutMs }), timeoutMs);
   }

@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { Packr } from "msgpackr";
 import { ProtocolError } from "../core/errors.js";
 import { limits } from "../core/limits.js";
-import { encodeFrame, FrameDecoder, frameHeaderBytes } from "./codec.js";
+import { encodeFrame, encodePartHeader, FrameDecoder, frameHeaderBytes, partHeaderBytesMax, type DecodedPart } from "./codec.js";
 import { validateHandshake } from "./handshake.js";
 import { validateMessage } from "./validate.js";
 
@@ -422,3 +422,176 @@ function replaceAt(value: unknown, path: ReadonlyArray<string | number>, replace
   copy[head] = replaceAt(copy[head], rest, replacement);
   return copy;
 }
+
+// ---- part frames: a header, then raw object bytes, yielded as runs without being gathered ----
+
+/** A part frame: its header, then its bytes. */
+function partFrame(header: { xfer: number; size: number; offset: number }, data: Uint8Array): Buffer {
+  return Buffer.concat([encodePartHeader({ ...header, bytes: data.length }), data]);
+}
+
+/** Feeds pieces to a decoder that allows parts; returns part runs glued per transfer offset, and message batches. */
+function decodeParts(pieces: readonly Buffer[], partBytesMax = limits.objectPartBytes): { runs: DecodedPart[]; batches: unknown[][] } {
+  const decoder = new FrameDecoder(limits.frameBytesMax);
+  decoder.setPartBytesMax(partBytesMax);
+  const runs: DecodedPart[] = [];
+  const batches: unknown[][] = [];
+  for (const piece of pieces) {
+    decoder.push(piece);
+    for (let next = decoder.next(); next !== undefined; next = decoder.next()) {
+      const first = next[0] as { kind?: unknown } | undefined;
+      if (next.length === 1 && first?.kind === "object_part" && (first as DecodedPart).data instanceof Buffer && !("rid" in first)) runs.push(first as DecodedPart);
+      else batches.push(next);
+    }
+  }
+  return { runs, batches };
+}
+
+function glue(runs: readonly DecodedPart[]): Buffer {
+  let expected = runs[0]?.offset ?? 0;
+  for (const run of runs) {
+    assert.equal(run.offset, expected, "runs are contiguous");
+    expected += run.data.length;
+  }
+  return Buffer.concat(runs.map((run) => run.data));
+}
+
+const payload = Buffer.from(Array.from({ length: 70_000 }, (_, index) => (index * 7 + 3) & 0xff));
+
+test("a part frame yields its bytes as runs at the right offsets, whole or byte by byte", () => {
+  const frame = partFrame({ xfer: 9, size: 100_000, offset: 30_000 }, payload);
+  for (const pieces of [[frame], splitAt(frame, [1]), splitAt(frame, [3, 65_536, 17])]) {
+    const { runs, batches } = decodeParts(pieces);
+    assert.equal(batches.length, 0);
+    assert.ok(runs.every((run) => run.xfer === 9 && run.size === 100_000));
+    assert.equal(runs[0]?.offset, 30_000);
+    assert.ok(glue(runs).equals(payload));
+    assert.ok(runs.every((run) => validateMessage(run).kind === "object_part"), "each run is a valid object_part message");
+  }
+});
+
+test("runs are views of the pushed chunks, not copies", () => {
+  const frame = partFrame({ xfer: 1, size: payload.length, offset: 0 }, payload);
+  const header = frame.length - payload.length;
+  const pieces = [frame.subarray(0, header + 10), frame.subarray(header + 10)];
+  const { runs } = decodeParts(pieces);
+  assert.equal(runs.length, 2);
+  assert.equal(runs[1]?.data.buffer, frame.buffer, "the second run shares the pushed chunk's memory");
+});
+
+test("part frames and message frames interleave in order", () => {
+  const stream = Buffer.concat([
+    encodeFrame([heartbeat(1)]),
+    partFrame({ xfer: 2, size: 8, offset: 0 }, Buffer.from([1, 2, 3, 4])),
+    encodeFrame([heartbeat(2)]),
+    partFrame({ xfer: 2, size: 8, offset: 4 }, Buffer.from([5, 6, 7, 8])),
+    encodeFrame([heartbeat(3)]),
+  ]);
+  for (const sizes of [[], [1], [5, 2]]) {
+    const { runs, batches } = decodeParts(splitAt(stream, sizes));
+    assert.deepEqual(batches, [[heartbeat(1)], [heartbeat(2)], [heartbeat(3)]]);
+    assert.deepEqual([...glue(runs)], [1, 2, 3, 4, 5, 6, 7, 8]);
+  }
+});
+
+test("an empty part (an empty object) yields one empty run", () => {
+  const { runs } = decodeParts([partFrame({ xfer: 4, size: 0, offset: 0 }, new Uint8Array(0))]);
+  assert.equal(runs.length, 1);
+  assert.deepEqual({ xfer: runs[0]?.xfer, size: runs[0]?.size, offset: runs[0]?.offset, bytes: runs[0]?.data.length }, { xfer: 4, size: 0, offset: 0, bytes: 0 });
+});
+
+test("awaitedRun names the part bytes still to come, only while none are buffered", () => {
+  const frame = partFrame({ xfer: 5, size: 1_000, offset: 100 }, payload.subarray(0, 600));
+  const decoder = new FrameDecoder(limits.frameBytesMax);
+  decoder.setPartBytesMax(limits.objectPartBytes);
+  assert.equal(decoder.awaitedRun(), undefined, "no part under way");
+  const header = frame.length - 600;
+  decoder.push(frame.subarray(0, header + 250));
+  assert.equal((decoder.next()?.[0] as DecodedPart).data.length, 250);
+  assert.equal(decoder.next(), undefined);
+  assert.deepEqual(decoder.awaitedRun(), { xfer: 5, size: 1_000, offset: 350, bytes: 350 });
+  decoder.push(frame.subarray(header + 250, header + 260));
+  assert.equal(decoder.awaitedRun(), undefined, "bytes are buffered: they come first");
+  decoder.next();
+  decoder.push(frame.subarray(header + 260));
+  assert.equal((decoder.next()?.[0] as DecodedPart).offset, 360);
+  assert.equal(decoder.awaitedRun(), undefined, "the part is complete");
+});
+
+test("a truncated part frame yields what arrived and then waits, never throws", () => {
+  const frame = partFrame({ xfer: 3, size: payload.length, offset: 0 }, payload);
+  for (const cut of [1, 3, 4, 5, 10, frame.length - payload.length, frame.length - 1]) {
+    const { runs } = decodeParts([frame.subarray(0, cut)]);
+    const arrived = Math.max(0, cut - (frame.length - payload.length));
+    assert.equal(runs.reduce((total, run) => total + run.data.length, 0), arrived, `cut at ${cut}`);
+  }
+});
+
+test("part frames are refused until the decoder allows them (before the handshake)", () => {
+  const frame = partFrame({ xfer: 1, size: 4, offset: 0 }, Buffer.from([1, 2, 3, 4]));
+  const decoder = new FrameDecoder(limits.handshakeFrameBytesMax);
+  decoder.push(frame);
+  assert.throws(() => decoder.next(), (error: unknown) => error instanceof ProtocolError && /exceeds the limit/.test(error.message));
+});
+
+test("malformed part headers are rejected with a ProtocolError that says what is wrong", () => {
+  const packr = new Packr({ useRecords: false });
+  const headerFrame = (body: Uint8Array): Buffer => {
+    const frame = Buffer.alloc(frameHeaderBytes + body.length);
+    frame.writeUInt32BE((0x8000_0000 | body.length) >>> 0, 0);
+    frame.set(body, frameHeaderBytes);
+    return frame;
+  };
+  const cases: Array<[string, Buffer, RegExp]> = [
+    ["a header longer than any real one", headerFrame(new Uint8Array(partHeaderBytesMax + 1)), /object part header of 65 bytes exceeds the limit of 64 bytes/],
+    ["not msgpack", headerFrame(Uint8Array.from([0xc1, 0xc1])), /object part header/],
+    ["a map", headerFrame(packr.pack({ xfer: 1 })), /four non-negative integers/],
+    ["three numbers", headerFrame(packr.pack([1, 2, 3])), /four non-negative integers/],
+    ["a negative offset", headerFrame(packr.pack([1, 10, -1, 2])), /four non-negative integers/],
+    ["a fractional size", headerFrame(packr.pack([1, 10.5, 0, 2])), /four non-negative integers/],
+    ["a string", headerFrame(packr.pack([1, "10", 0, 2])), /four non-negative integers/],
+    ["more bytes than a part may hold", headerFrame(packr.pack([1, 100 * 1024 * 1024, 0, limits.objectPartBytes + 1])), /exceeds the limit of/],
+    ["bytes past the object's end", headerFrame(packr.pack([1, 10, 8, 4])), /object part at 8\+4 does not fit an object of 10 bytes/],
+  ];
+  for (const [what, frame, message] of cases) {
+    const decoder = new FrameDecoder(limits.frameBytesMax);
+    decoder.setPartBytesMax(limits.objectPartBytes);
+    decoder.push(frame);
+    assert.throws(() => decoder.next(), (error: unknown) => error instanceof ProtocolError && message.test(error.message), what);
+  }
+});
+
+test("random bytes and mutated part frames never throw anything but ProtocolError when parts are allowed", () => {
+  const stream = Buffer.concat([
+    partFrame({ xfer: 1, size: 300, offset: 0 }, payload.subarray(0, 200)),
+    encodeFrame([heartbeat(1)]),
+    partFrame({ xfer: 1, size: 300, offset: 200 }, payload.subarray(0, 100)),
+  ]);
+  const survives = (pieces: readonly Buffer[]): void => {
+    const decoder = new FrameDecoder(limits.frameBytesMax);
+    decoder.setPartBytesMax(1024);
+    try {
+      for (const piece of pieces) {
+        decoder.push(piece);
+        for (let next = decoder.next(); next !== undefined; next = decoder.next()) for (const raw of next) validateMessage(raw);
+      }
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) assert.fail(`threw ${String(error)}`);
+    }
+  };
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 2_048 }), fc.array(fc.integer({ min: 1, max: 300 }), { maxLength: 8 }), (bytes, sizes) => {
+      survives(splitAt(Buffer.from([0x80, 0, 0, bytes.length & 0x3f, ...bytes]), sizes));
+      survives(splitAt(Buffer.from(bytes), sizes));
+    }),
+    { numRuns: 1_000 },
+  );
+  fc.assert(
+    fc.property(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 6 }), (at, byte, sizes) => {
+      const mutated = Buffer.from(stream);
+      mutated[at % mutated.length] = byte;
+      survives(splitAt(mutated, sizes));
+    }),
+    { numRuns: 2_000 },
+  );
+});

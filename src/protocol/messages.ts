@@ -210,6 +210,7 @@ export const oneWaySchemas = {
   task_cancel: object({ taskIds: array(id, listMax) }),
   object_put_inline: object({ objectId: id, value: payload }),
   object_push: object({ objectId: id, xfer: uint, size: uint }),
+  /** A run of an object's bytes: what the decoder yields for a part frame (senders write part frames, see codec.ts). */
   object_part: object({ xfer: uint, size: uint, offset: uint, data: payload }),
   object_added: object({ objectId: id, size: uint }),
   objects_release: object({ objectIds: array(id, listMax) }),

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { decodeValue, encodeValue } from "./values.js";
+import { decodeValue, encodeValue, encodeValuePieces } from "./values.js";
 
 const roundTrip = (value: unknown): unknown => decodeValue(encodeValue(value));
 
@@ -234,4 +234,22 @@ function containsInvalidDate(value: unknown, seen = new Set<unknown>()): boolean
   }
   if (value instanceof Set) return [...value].some((entry) => containsInvalidDate(entry, seen));
   return Object.values(value).some((entry) => containsInvalidDate(entry, seen));
+}
+
+test("encodeValuePieces gives exactly encodeValue's bytes, without copying a large Buffer", () => {
+  const buffers = [0, 1, 0xffff, 0x1_0000, 0x1_0001, 300_000].map((length) => Buffer.alloc(length, length & 0xff));
+  const others: unknown[] = [new Uint8Array(100_000), { data: Buffer.alloc(100_000) }, [Buffer.alloc(70_000)], "text", 7];
+  for (const value of [...buffers, ...others]) {
+    const pieces = encodeValuePieces(value);
+    assert.ok(Buffer.concat(pieces).equals(encodeValue(value)), `same bytes for ${describeValue(value)}`);
+  }
+  const big = Buffer.alloc(300_000, 9);
+  const pieces = encodeValuePieces(big);
+  assert.equal(pieces.length, 2);
+  assert.equal(pieces[1], big, "the Buffer itself, not a copy");
+  assert.ok((decodeValue(Buffer.concat(pieces)) as Buffer).equals(big));
+});
+
+function describeValue(value: unknown): string {
+  return value instanceof Uint8Array ? `${value.constructor.name}(${value.length})` : JSON.stringify(value)?.slice(0, 40) ?? String(value);
 }

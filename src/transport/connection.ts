@@ -12,7 +12,7 @@ import {
 } from "../core/errors.js";
 import { limits } from "../core/limits.js";
 import type { Logger } from "../core/logger.js";
-import { FrameDecoder, FrameEncoder } from "../protocol/codec.js";
+import { encodePartHeader, FrameDecoder, FrameEncoder, type PartHeader } from "../protocol/codec.js";
 import {
   newNonce,
   ourVersion,
@@ -32,7 +32,15 @@ export interface ConnectionHandlers {
   onRequest(request: Request): unknown;
   /** Called once, when the connection ends for any reason. */
   onClose(reason: Error | undefined): void;
+  /**
+   * Where the part bytes the connection expects next belong, if the receiver has that memory ready: on
+   * a socket with direct reads (see `dial`) they are read straight into it. Undefined: the usual way.
+   */
+  placePart?(run: PartHeader): Uint8Array | undefined;
 }
+
+/** Bytes one read may take when it does not go straight into an object (Node reads 64 KiB at a time too). */
+const readBytes = 64 * 1024;
 
 type Side =
   | { kind: "server"; step: "await_hello" | "await_proof"; nonce?: Buffer; peerNonce?: Uint8Array }
@@ -89,14 +97,42 @@ export class Connection {
     return connection;
   }
 
-  /** Runs the handshake on a connected socket; resolves when both sides have proven the token. */
-  static dial(socket: Socket, token: string, role: PeerRole, remote: string, log: Logger): Promise<Connection> {
+  /**
+   * Runs the handshake on a connected socket: `opened` resolves when both sides have proven the token.
+   * `connection` is there at once, for a socket whose reads must reach it from the start (direct reads).
+   */
+  static dial(socket: Socket, token: string, role: PeerRole, remote: string, log: Logger): { connection: Connection; opened: Promise<Connection> } {
     const nonce = newNonce();
     const connection = new Connection(socket, token, { kind: "dialer", role, step: "await_challenge", nonce }, remote, log);
     connection.writeNow([{ kind: "hello", protocol: "shoal", version: ourVersion, role, nonce }]);
-    return new Promise((resolve, reject) => {
+    const opened = new Promise<Connection>((resolve, reject) => {
       connection.openWaiters.push({ resolve: () => resolve(connection), reject });
     });
+    return { connection, opened };
+  }
+
+  /**
+   * The buffer the socket's next read goes into, for sockets made with `onread` (direct reads): a window
+   * of an object when part bytes are expected and the receiver placed them, else a fresh buffer.
+   * Never throws: a window that cannot be had just means the bytes take the usual way.
+   */
+  readBuffer(): Uint8Array {
+    const placePart = this.handlers?.placePart;
+    if (this.state === "open" && placePart !== undefined) {
+      const run = this.decoder.awaitedRun();
+      try {
+        const window = run === undefined ? undefined : placePart(run);
+        if (window !== undefined && window.length > 0) return window;
+      } catch {
+        // the bytes will arrive the usual way, where any fault is reported
+      }
+    }
+    return Buffer.allocUnsafe(readBytes);
+  }
+
+  /** `bytes` bytes were read into `buffer` (from `readBuffer`): decode them as any input. */
+  readDone(bytes: number, buffer: Uint8Array): void {
+    this.receive(Buffer.from(buffer.buffer, buffer.byteOffset, bytes));
   }
 
   /** This side's IP address on the connection: the interface through which the peer reaches us. */
@@ -126,13 +162,21 @@ export class Connection {
   }
 
   /**
-   * Sends a bulk message (an object part) now, after anything queued before it, so the socket's own
-   * buffer shows the backlog and `drained()` can hold the sender back; batching would hide it.
+   * Sends a run of object bytes as a part frame, after anything queued before it: a small header, then
+   * `data` itself (written as is, never copied into a frame). `data` must not change until `onWritten`
+   * runs, which is when the socket has handed it to the kernel (or the connection is gone).
    */
-  sendNow(message: OneWay): void {
-    if (this.state !== "open") return;
-    this.outbox.push(message);
+  sendPart(header: Omit<PartHeader, "bytes">, data: Uint8Array, onWritten?: () => void): void {
+    if (this.state !== "open" || this.socket.destroyed) {
+      onWritten?.();
+      return;
+    }
     this.flush();
+    this.socket.cork();
+    this.socket.write(encodePartHeader({ ...header, bytes: data.length }));
+    if (data.length > 0) this.socket.write(data, onWritten === undefined ? undefined : () => onWritten());
+    else onWritten?.();
+    this.socket.uncork();
   }
 
   request<K extends RequestKind>(kind: K, body: RequestBody<K>, timeoutMs = 0): Promise<ReplyBody<K>> {
@@ -156,10 +200,23 @@ export class Connection {
     });
   }
 
-  /** Resolves once the socket's send buffer is below the high-water mark (bulk senders await this). */
-  async drained(): Promise<void> {
+  /**
+   * Resolves once the socket's send buffer is below the high-water mark (bulk senders await this). With
+   * `stallMs`, a peer that reads nothing for that long is cut off: the connection fails with a
+   * TimeoutError and its queued writes are dropped (a paused or partitioned peer must not hold buffers).
+   */
+  async drained(stallMs = 0): Promise<void> {
     while (this.state === "open" && this.socket.writableLength > limits.socketBufferedBytesHigh) {
-      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+      const drainedInTime = await new Promise<boolean>((resolve) => {
+        const timer = stallMs > 0 ? setTimeout(() => resolve(false), stallMs) : undefined;
+        this.drainWaiters.push(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      if (!drainedInTime && this.state === "open") {
+        this.fail(new TimeoutError(`${this.remote} took in less than ${limits.socketBufferedBytesHigh} bytes in ${stallMs} ms while we sent it an object`));
+      }
     }
     if (this.state === "closed") throw this.closeReason ?? new ConnectionClosedError(`connection to ${this.remote} closed`);
   }
@@ -374,6 +431,7 @@ export class Connection {
     clearTimeout(this.handshakeTimer);
     this.state = "open";
     this.decoder.setFrameBytesMax(limits.frameBytesMax);
+    this.decoder.setPartBytesMax(limits.objectPartBytes);
     const waiters = this.openWaiters;
     this.openWaiters = [];
     for (const waiter of waiters) waiter.resolve();

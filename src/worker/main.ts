@@ -1,8 +1,10 @@
 // Worker process entry: receives tasks from its node over IPC, runs them one at a time, sends outcomes back.
 
-import { describeThrown } from "../core/errors.js";
-import { decodeValue, encodeValue } from "../protocol/values.js";
+import { describeThrown, ShoalError } from "../core/errors.js";
+import { limits } from "../core/limits.js";
+import { decodeValue, encodeValuePieces } from "../protocol/values.js";
 import { LogCapture } from "./log-capture.js";
+import { ObjectIo } from "./object-io.js";
 import { runtimeSymbol, TaskRegistry, type TaskFunction } from "./task-registry.js";
 import type { FromWorker, ToWorker, WorkerOutcome, WorkerTask } from "../protocol/worker-messages.js";
 
@@ -13,6 +15,7 @@ const registry = new TaskRegistry();
 
 const queue: WorkerTask[] = [];
 let running = false;
+const objects = new ObjectIo();
 
 function send(message: FromWorker): void {
   process.send?.(message);
@@ -20,14 +23,31 @@ function send(message: FromWorker): void {
 
 const capture = new LogCapture();
 
+/** The task's dependencies, in hand: inline values as they came, objects read from the store or fetched. */
+async function loadInputs(task: WorkerTask): Promise<Array<{ pos: number; bytes: Uint8Array }>> {
+  const loaded = await Promise.all(
+    task.inputs.map(async (input) => ({ pos: input.pos, bytes: input.kind === "inline" ? input.value : await objects.read(input) })),
+  );
+  // The function starts now: the node's timeout clock restarts, so a slow transfer is not the task's time.
+  if (task.inputs.some((input) => input.kind === "object")) send({ type: "started", taskId: task.taskId, attempt: task.attempt });
+  return loaded;
+}
+
 async function runOne(task: WorkerTask): Promise<WorkerOutcome> {
+  let inputs: Array<{ pos: number; bytes: Uint8Array }>;
+  try {
+    inputs = await loadInputs(task);
+  } catch (error) {
+    return systemFailed(task, error, 0, Date.now(), []);
+  }
   const startedMs = performance.now();
   const startedAtMs = Date.now();
   capture.begin();
+  let pieces: Uint8Array[];
   try {
     const fn = await registry.lookup(task.bundleId, task.bundlePath, task.name);
     const args = decodeValue(task.args) as unknown[];
-    for (const ref of task.refValues) args[ref.pos] = decodeValue(ref.value);
+    for (const input of inputs) args[input.pos] = decodeValue(input.bytes);
     let result: unknown;
     if (task.mode === "map") {
       const items = args[0] as unknown[];
@@ -37,12 +57,29 @@ async function runOne(task: WorkerTask): Promise<WorkerOutcome> {
     } else {
       result = await fn(...args);
     }
-    const value = encodeValue(result);
-    return { taskId: task.taskId, attempt: task.attempt, ok: true, value, runMs: performance.now() - startedMs, startedAtMs, logs: capture.end() };
+    pieces = encodeValuePieces(result);
   } catch (thrown) {
     const described = describeThrown(thrown);
-    return { taskId: task.taskId, attempt: task.attempt, ok: false, runMs: performance.now() - startedMs, startedAtMs, logs: capture.end(), ...described };
+    return { taskId: task.taskId, attempt: task.attempt, runMs: performance.now() - startedMs, startedAtMs, logs: capture.end(), status: "threw", ...described };
   }
+  const runMs = performance.now() - startedMs;
+  const logs = capture.end();
+  const size = pieces.reduce((total, piece) => total + piece.length, 0);
+  if (size <= limits.inlineObjectBytesMax) {
+    const value = pieces.length === 1 ? (pieces[0] as Uint8Array) : Buffer.concat(pieces);
+    return { taskId: task.taskId, attempt: task.attempt, runMs, startedAtMs, logs, status: "value", value };
+  }
+  try {
+    objects.store(task.resultPath, pieces);
+  } catch (error) {
+    return systemFailed(task, error, runMs, startedAtMs, logs);
+  }
+  return { taskId: task.taskId, attempt: task.attempt, runMs, startedAtMs, logs, status: "stored", size, path: task.resultPath };
+}
+
+function systemFailed(task: WorkerTask, error: unknown, runMs: number, startedAtMs: number, logs: WorkerOutcome["logs"]): WorkerOutcome {
+  const failure = error instanceof ShoalError ? error : new ShoalError("internal", describeThrown(error).message, true);
+  return { taskId: task.taskId, attempt: task.attempt, runMs, startedAtMs, logs, status: "system_failed", code: failure.code, message: failure.message };
 }
 
 /** Runs queued tasks in order; outcomes finished in one turn leave together. */
@@ -74,9 +111,14 @@ async function drainQueue(): Promise<void> {
 }
 
 process.on("message", (message: ToWorker) => {
-  if (message.type === "run") {
-    queue.push(...message.tasks);
-    void drainQueue();
+  switch (message.type) {
+    case "init":
+      objects.init(message.token);
+      return;
+    case "run":
+      queue.push(...message.tasks);
+      void drainQueue();
+      return;
   }
 });
 

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { TaskError } from "../../src/client/index.js";
+import { nodeAddressLabel } from "../../src/core/resources.js";
 import { add, digest, exitWorker, fail, makeBuffer, nodePid, overflowStack, parseFlags, square, sum } from "./fixtures/tasks.js";
 import { startTestCluster, type TestCluster } from "./helpers.js";
 
@@ -57,6 +58,22 @@ describe("a head and two nodes on loopback", () => {
     const remote = await client.get(client.submit(digest, ref));
     assert.equal(remote.sha256, createHash("sha256").update(original).digest("hex"));
     assert.ok(Buffer.from(await client.get(ref)).equals(original));
+  });
+
+  test("a 20 MB object made on one node reaches a task pinned to the other intact", async () => {
+    const client = cluster.client;
+    const bytes = 20 * 1024 * 1024;
+    const status = await client.status();
+    const pin = (index: number) => {
+      const record = status.nodes.find((node) => node.nodeId === cluster.local.nodes[index]!.nodeId);
+      return { labels: { [nodeAddressLabel]: record!.labels[nodeAddressLabel]! } };
+    };
+    const produced = client.submit(makeBuffer.with(pin(0)), bytes, 3);
+    const seen = await client.get(client.submit(digest.with(pin(1)), produced));
+    const local = Buffer.from(await client.get(produced));
+    assert.equal(local.length, bytes);
+    assert.deepEqual({ sha256: seen.sha256, length: seen.length }, { sha256: createHash("sha256").update(local).digest("hex"), length: bytes });
+    assert.equal(seen.nodePid, cluster.local.nodes[1]!.child.pid, "the task ran on the other node, so the object crossed between nodes");
   });
 
   test("task code that imports an npm package ships with its bundle", async () => {

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { digest, makeBuffer, slowSquare } from "./fixtures/tasks.js";
+import { storeDirectoriesOf } from "../../src/node/object-store.js";
 import { startTestCluster, waitFor, type TestCluster } from "./helpers.js";
 
 describe("the head SIGKILLed and restarted in the middle of a job", () => {
@@ -51,5 +52,17 @@ describe("a node holding the only copy of a result dies", () => {
     assert.equal(again.sha256, first.sha256);
     assert.equal(again.length, 2 * 1024 * 1024);
     assert.notEqual(again.nodePid, victim.child.pid);
+  });
+
+  test("object files never outlive their node: a killed node's go when the next node starts, the rest at stop", async () => {
+    const victim = cluster.local.nodes.find((node) => node.child.signalCode === "SIGKILL");
+    assert.ok(victim?.child.pid !== undefined, "the previous test killed a node");
+    assert.equal(storeDirectoriesOf(victim.child.pid).length, 1, "the killed node could not clean up");
+    const added = await cluster.local.addNode({ cpus: 1 });
+    assert.deepEqual(storeDirectoriesOf(victim.child.pid), [], "the next node removed the dead node's files");
+    const pids = cluster.local.nodes.map((node) => node.child.pid!);
+    assert.equal(storeDirectoriesOf(added.child.pid!).length, 1);
+    await cluster.stop();
+    for (const pid of pids) assert.deepEqual(storeDirectoriesOf(pid), [], `node ${pid} removed its files when it stopped`);
   });
 });
