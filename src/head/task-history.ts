@@ -7,6 +7,7 @@
 // task id; reads for the API scan the ring, which is fast enough for a person's request.
 
 import type { TaskRow } from "../observability/api-types.js";
+import { Interner } from "./interner.js";
 
 export type { TaskRow };
 
@@ -20,9 +21,6 @@ const running = 0;
 const done = 1;
 const failed = 2;
 const stateNames = ["running", "done", "failed"] as const;
-
-/** Interned strings stay below this many distinct values; past it the table restarts (rows keep their strings). */
-const internedMax = 10_000;
 
 export class TaskHistory {
   private readonly taskIds: Array<string | undefined>;
@@ -44,7 +42,7 @@ export class TaskHistory {
   /** Slots started or finished since the live stream last asked; undefined while nobody listens. */
   private changedSlots: Set<number> | undefined;
   /** Job ids, task names and node ids repeat in every row: one copy each. */
-  private interned = new Map<string, string>();
+  private readonly strings = new Interner();
 
   constructor(private readonly rowsMax = 500_000) {
     this.taskIds = new Array<string | undefined>(rowsMax);
@@ -73,9 +71,9 @@ export class TaskHistory {
       if (this.states[slot] === failed) this.errors.delete(slot);
     }
     this.taskIds[slot] = taskId;
-    this.jobIds[slot] = this.intern(jobId);
-    this.names[slot] = this.intern(name);
-    this.nodeIds[slot] = this.intern(nodeId);
+    this.jobIds[slot] = this.strings.intern(jobId);
+    this.names[slot] = this.strings.intern(name);
+    this.nodeIds[slot] = this.strings.intern(nodeId);
     this.workerPids[slot] = 0;
     this.attempts[slot] = attempt;
     this.states[slot] = running;
@@ -164,11 +162,4 @@ export class TaskHistory {
     };
   }
 
-  private intern(text: string): string {
-    const known = this.interned.get(text);
-    if (known !== undefined) return known;
-    if (this.interned.size >= internedMax) this.interned = new Map();
-    this.interned.set(text, text);
-    return text;
-  }
 }

@@ -1,0 +1,57 @@
+// Queued tasks are most of a busy head's memory, and a decoded spec wastes most of its bytes: its
+// `args` is a view into the whole received frame (which it keeps alive), and its name, bundle id and
+// mode are fresh copies of strings every task of the job repeats. Compacting a spec when it arrives
+// roughly halves what each queued task costs (measured: 650 to 350 bytes per spec).
+
+import type { TaskSpec } from "../protocol/messages.js";
+import { Interner } from "./interner.js";
+
+/** Arguments are copied into chunks of this size; a chunk lives while any task using it does. */
+const argsChunkBytes = 64 * 1024;
+/** Larger arguments get their own copy. */
+const argsSharedBytesMax = 1024;
+/** Distinct demands remembered at most; past it the table restarts (specs keep theirs). */
+const demandsMax = 1_000;
+
+const noRefs: TaskSpec["refs"] = Object.freeze([]) as unknown as TaskSpec["refs"];
+
+export class SpecCompactor {
+  private chunk = Buffer.allocUnsafe(0);
+  private chunkUsed = 0;
+  private readonly strings = new Interner();
+  /** Demands as canonical shared objects, by their one-line form (few distinct ones per cluster). */
+  private demands = new Map<string, TaskSpec["demand"]>();
+
+  /** Rewrites `spec` in place to share what it can; its values are unchanged. */
+  compact(spec: TaskSpec): void {
+    spec.args = this.copyArgs(spec.args);
+    spec.name = this.strings.intern(spec.name);
+    spec.bundleId = this.strings.intern(spec.bundleId);
+    spec.mode = this.strings.intern(spec.mode) as TaskSpec["mode"];
+    if (spec.refs.length === 0) spec.refs = noRefs;
+    spec.demand = this.demand(spec.demand);
+  }
+
+  private copyArgs(args: Uint8Array): Uint8Array {
+    if (args.length > argsSharedBytesMax) return Uint8Array.prototype.slice.call(args);
+    if (this.chunkUsed + args.length > this.chunk.length) {
+      this.chunk = Buffer.allocUnsafe(argsChunkBytes);
+      this.chunkUsed = 0;
+    }
+    this.chunk.set(args, this.chunkUsed);
+    const copy = this.chunk.subarray(this.chunkUsed, this.chunkUsed + args.length);
+    this.chunkUsed += args.length;
+    return copy;
+  }
+
+  private demand(demand: TaskSpec["demand"]): TaskSpec["demand"] {
+    let key = "";
+    for (const name in demand) key += `${name}=${demand[name]};`;
+    const known = this.demands.get(key);
+    if (known !== undefined) return known;
+    if (this.demands.size >= demandsMax) this.demands = new Map();
+    const shared = Object.freeze({ ...demand });
+    this.demands.set(key, shared);
+    return shared;
+  }
+}
