@@ -8,7 +8,7 @@ import { ProtocolError } from "../core/errors.js";
 export class CodeCache {
   private readonly inFlight = new Map<string, Promise<string>>();
   /** Bundles known to be on disk: asked for on every task, so no filesystem call on the hot path. */
-  private readonly present = new Map<string, Promise<string>>();
+  private readonly present = new Map<string, string>();
 
   constructor(
     private readonly directory: string,
@@ -20,7 +20,7 @@ export class CodeCache {
   /** The path of the bundle's file, fetching it first if this machine has not seen it. */
   pathOf(bundleId: string): Promise<string> {
     const known = this.present.get(bundleId);
-    if (known !== undefined) return known;
+    if (known !== undefined) return Promise.resolve(known);
     if (!/^[0-9a-f]{64}$/.test(bundleId)) return Promise.reject(new ProtocolError(`bad bundle id ${bundleId}`));
     const path = join(this.directory, `${bundleId}.mjs`);
     if (existsSync(path)) return this.remember(bundleId, path);
@@ -44,9 +44,13 @@ export class CodeCache {
     return path;
   }
 
+  /** The path of a bundle already on this machine, without waiting: the per-task fast path. */
+  knownPath(bundleId: string): string | undefined {
+    return this.present.get(bundleId);
+  }
+
   private remember(bundleId: string, path: string): Promise<string> {
-    const resolved = Promise.resolve(path);
-    this.present.set(bundleId, resolved);
-    return resolved;
+    this.present.set(bundleId, path);
+    return Promise.resolve(path);
   }
 }

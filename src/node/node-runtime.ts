@@ -268,7 +268,7 @@ export class NodeRuntime {
   private fromHead(message: OneWay): void {
     switch (message.kind) {
       case "task_assign":
-        for (const assignment of message.tasks) void this.prepare(assignment);
+        for (const assignment of message.tasks) this.prepare(assignment);
         return;
       case "task_cancel":
         for (const taskId of message.taskIds) this.cancel(taskId);
@@ -294,11 +294,28 @@ export class NodeRuntime {
   // ---- running tasks ----
 
   /** Fetches code and dependencies, then queues the task for a worker. */
-  private async prepare(assignment: Assignment): Promise<void> {
+  private prepare(assignment: Assignment): void {
     this.assigned.set(assignment.taskId, assignment);
+    // Nearly always the code is here already: then the task is queued now, with no promise per task.
+    const known = this.codeCache.knownPath(assignment.bundleId);
+    if (known !== undefined) this.enqueue(assignment, known);
+    else void this.fetchCodeThenEnqueue(assignment);
+  }
+
+  private async fetchCodeThenEnqueue(assignment: Assignment): Promise<void> {
+    let bundlePath: string;
     try {
-      const bundlePath = await this.codeCache.pathOf(assignment.bundleId);
-      if (this.assigned.get(assignment.taskId) !== assignment) return; // cancelled meanwhile
+      bundlePath = await this.codeCache.pathOf(assignment.bundleId);
+    } catch (error) {
+      this.reportUnprepared(assignment, error as Error);
+      return;
+    }
+    if (this.assigned.get(assignment.taskId) !== assignment) return; // cancelled meanwhile
+    this.enqueue(assignment, bundlePath);
+  }
+
+  private enqueue(assignment: Assignment, bundlePath: string): void {
+    try {
       const task: WorkerTask = {
         taskId: assignment.taskId,
         attempt: assignment.attempt,
@@ -314,13 +331,16 @@ export class NodeRuntime {
       this.localQueue.push({ pooled: { task, timeoutMs: assignment.timeoutMs, readingInputs }, assignment });
       this.pump();
     } catch (error) {
-      const failure = error as Error;
-      this.report(assignment, {
-        code: failure instanceof ShoalError ? failure.code : "internal",
-        message: `node ${this.nodeIdValue} could not prepare task ${assignment.name}#${assignment.taskId}: ${failure.message}`,
-        retryable: true,
-      }, true);
+      this.reportUnprepared(assignment, error as Error);
     }
+  }
+
+  private reportUnprepared(assignment: Assignment, failure: Error): void {
+    this.report(assignment, {
+      code: failure instanceof ShoalError ? failure.code : "internal",
+      message: `node ${this.nodeIdValue} could not prepare task ${assignment.name}#${assignment.taskId}: ${failure.message}`,
+      retryable: true,
+    }, true);
   }
 
   /** A dependency as the worker reads it: inline, or from our store file if we hold it, else from its locations. */
