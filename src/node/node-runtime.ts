@@ -449,10 +449,11 @@ export class NodeRuntime {
 
   private reportFinished(assignment: Assignment, ran: WorkerOutcome, workerPid: number, resultPath: string): void {
     const execution: Execution = { workerPid, startedAtMs: ran.startedAtMs, logs: ran.logs };
-    const done = { status: "done" as const, taskId: assignment.taskId, attempt: assignment.attempt, runMs: ran.runMs, execution };
+    const { taskId, attempt } = assignment;
     switch (ran.status) {
       case "value":
-        this.queueResult(assignment, { ...done, size: ran.value.length, inline: ran.value });
+        // Literals, not spreads of a shared base: this runs for every task.
+        this.queueResult(assignment, { status: "done", taskId, attempt, runMs: ran.runMs, execution, size: ran.value.length, inline: ran.value });
         return;
       case "stored":
         try {
@@ -461,7 +462,7 @@ export class NodeRuntime {
           this.report(assignment, { code: "capacity", message: (error as Error).message, retryable: true }, true, ran.runMs, execution);
           return;
         }
-        this.queueResult(assignment, { ...done, size: ran.size });
+        this.queueResult(assignment, { status: "done", taskId, attempt, runMs: ran.runMs, execution, size: ran.size });
         return;
       case "threw":
         this.report(assignment, {
