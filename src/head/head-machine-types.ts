@@ -19,6 +19,10 @@ export interface HeadConfig {
   orphanGraceMs: number;
 }
 
+/**
+ * Every `nowMs` is the runtime's monotonic clock (HeadRuntime's `clock`), never the wall clock: the
+ * machine keeps the largest it has seen, so one wall-clock reading would push every deadline past.
+ */
 export type HeadEvent =
   | { kind: "tick"; nowMs: number }
   | { kind: "node_joined"; nowMs: number; nodeId: string; address: string; resources: Resources; labels: Labels; inventory?: Inventory }

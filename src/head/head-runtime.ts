@@ -377,7 +377,7 @@ export class HeadRuntime {
     switch (message.kind) {
       case "tasks_submit":
         for (const spec of message.tasks) this.specs.compact(spec);
-        this.step({ kind: "tasks_submitted", jobId, tasks: message.tasks, nowMs: Date.now() });
+        this.step({ kind: "tasks_submitted", jobId, tasks: message.tasks, nowMs: this.clock.nowMs() });
         return;
       case "task_cancel":
         this.step({ kind: "tasks_cancelled", jobId, taskIds: message.taskIds });
