@@ -1,6 +1,6 @@
 // Listening for and dialing authenticated connections over TCP (TLS comes in through the same two functions).
 
-import { createServer, connect as netConnect, type Server } from "node:net";
+import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
 import { ConnectionClosedError, ShoalError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { PeerRole } from "../protocol/handshake.js";
@@ -42,7 +42,10 @@ export async function listen(options: {
   log: Logger;
   onConnection(connection: Connection): void;
 }): Promise<Listener> {
+  const sockets = new Set<Socket>();
   const server: Server = createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
     Connection.accept(socket, options.token, options.log, options.onConnection);
   });
   await new Promise<void>((resolve, reject) => {
@@ -57,7 +60,13 @@ export async function listen(options: {
   const port = typeof bound === "object" && bound !== null ? bound.port : options.port;
   return {
     address: { host: options.host, port },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    // Closing is for a process that stops: connections still open are cut, not waited for (a peer
+    // that keeps one open would otherwise hold the stop up until the caller loses patience).
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
   };
 }
 
