@@ -1,6 +1,7 @@
 // The benchmark's side of the memory probe preloaded into a head: how to start such a head, and how to ask it.
 
 import type { ChildProcess } from "node:child_process";
+import { awaitChildMessage } from "../child-messages.js";
 import { BenchCheckError } from "../harness.js";
 import type { FromProbe, ProbeMemory, ToProbe } from "./messages.js";
 
@@ -30,30 +31,12 @@ export class HeadProbe {
   }
 
   private ask(message: ToProbe): Promise<FromProbe> {
-    const child = this.child;
-    return new Promise((resolve, reject) => {
-      const cleanUp = (): void => {
-        clearTimeout(timer);
-        child.off("message", onMessage);
-        child.off("exit", onExit);
-      };
-      const timer = setTimeout(() => {
-        cleanUp();
-        reject(new BenchCheckError(`the head probe did not answer ${message.kind} within ${answerTimeoutMs} ms`));
-      }, answerTimeoutMs);
-      const onMessage = (reply: FromProbe): void => {
-        if (reply.id !== message.id) return;
-        cleanUp();
-        if (reply.kind === "failed") reject(new BenchCheckError(`the head probe failed: ${reply.message}`));
-        else resolve(reply);
-      };
-      const onExit = (): void => {
-        cleanUp();
-        reject(new BenchCheckError(`the head exited before its probe answered ${message.kind}`));
-      };
-      child.on("message", onMessage);
-      child.once("exit", onExit);
-      child.send(message);
+    const request = { who: "the head probe", what: `an answer to ${message.kind}`, timeoutMs: answerTimeoutMs, ask: () => this.child.send(message) };
+    return awaitChildMessage(this.child, request, (reply: FromProbe) => {
+      if (reply.id !== message.id) return undefined;
+      if (reply.kind === "failed") throw new BenchCheckError(`the head probe failed: ${reply.message}`);
+      return reply;
     });
   }
+
 }

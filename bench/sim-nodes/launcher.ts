@@ -2,6 +2,7 @@
 
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { awaitChildMessage } from "../child-messages.js";
 import { BenchCheckError } from "../harness.js";
 import type { FromSimNodes, SimNodesConfig, SimNodesStats, ToSimNodes } from "./messages.js";
 
@@ -60,31 +61,8 @@ function nextMessage<K extends FromSimNodes["kind"]>(
   timeoutMs: number,
   ask: () => void,
 ): Promise<Extract<FromSimNodes, { kind: K }>> {
-  return new Promise((resolve, reject) => {
-    const cleanUp = (): void => {
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-    };
-    const timer = setTimeout(() => {
-      cleanUp();
-      reject(new BenchCheckError(`the load generator sent no ${kind} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onMessage = (message: FromSimNodes): void => {
-      if (message.kind === "failed") {
-        cleanUp();
-        reject(new BenchCheckError(`the load generator failed: ${message.message}`));
-      } else if (message.kind === kind) {
-        cleanUp();
-        resolve(message as Extract<FromSimNodes, { kind: K }>);
-      }
-    };
-    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-      cleanUp();
-      reject(new BenchCheckError(`the load generator exited (${signal ?? code}) before sending ${kind}`));
-    };
-    child.on("message", onMessage);
-    child.once("exit", onExit);
-    ask();
+  return awaitChildMessage(child, { who: "the load generator", what: kind, timeoutMs, ask }, (message: FromSimNodes) => {
+    if (message.kind === "failed") throw new BenchCheckError(`the load generator failed: ${message.message}`);
+    return message.kind === kind ? (message as Extract<FromSimNodes, { kind: K }>) : undefined;
   });
 }

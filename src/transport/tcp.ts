@@ -34,6 +34,9 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/** How long a closing listener lets its connections finish sending before cutting them. */
+const listenerCloseGraceMs = 1_000;
+
 /** Accepts connections; each one reaches `onConnection` only after it has proven the token. */
 export async function listen(options: {
   host: string;
@@ -60,12 +63,15 @@ export async function listen(options: {
   const port = typeof bound === "object" && bound !== null ? bound.port : options.port;
   return {
     address: { host: options.host, port },
-    // Closing is for a process that stops: connections still open are cut, not waited for (a peer
-    // that keeps one open would otherwise hold the stop up until the caller loses patience).
+    // Closing is for a process that stops: open connections get a grace period to finish (replies in
+    // flight still go out, peers hang up), then are cut rather than waited for: a peer that keeps one
+    // open would otherwise hold the stop up until the caller loses patience.
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
+        setTimeout(() => {
+          for (const socket of sockets) socket.destroy();
+        }, listenerCloseGraceMs).unref();
       }),
   };
 }
