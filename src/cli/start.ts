@@ -134,11 +134,19 @@ async function startNodeCommand(address: string, flags: StartFlags): Promise<voi
 
 /** Stops on Ctrl-C and SIGTERM, and, for processes a LocalCluster started, when their parent's pipe closes. */
 function onSignals(stop: () => void, exitWithParent: boolean): void {
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  // Handlers stay installed while stopping: a second signal then does nothing, where a removed handler
+  // would let it kill the process halfway through its cleanup.
+  let stopping = false;
+  const stopOnce = (): void => {
+    if (stopping) return;
+    stopping = true;
+    stop();
+  };
+  process.on("SIGINT", stopOnce);
+  process.on("SIGTERM", stopOnce);
   if (exitWithParent) {
     process.stdin.on("data", () => {});
-    process.stdin.once("close", stop);
+    process.stdin.once("close", stopOnce);
   }
 }
 
