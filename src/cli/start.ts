@@ -62,9 +62,10 @@ async function startHeadCommand(flags: StartFlags): Promise<void> {
   const joinAddress = head.address.replace(/^(0\.0\.0\.0|\[::\])(?=:)/, "THIS_MACHINE");
   say(`join a node with:  shoal start --address ${joinAddress}   (with SHOAL_TOKEN set)`);
   if (joinAddress !== head.address) say("(the head listens on every interface: nodes and clients can reach it on any of this machine's addresses)");
-  say(`ready ${head.address}`);
   // A signal stops this head only (nodes and clients wait for it to come back); `shoal stop` stops the cluster.
+  // Handlers before the ready line: whoever waits for that line may signal the moment it appears.
   onSignals(() => void head.stop("leave").then(() => process.exit(0)), flags.exitWithParent === true);
+  say(`ready ${head.address}`);
   head.onShutdownRequested = () => void head.stop("shutdown", "the cluster was asked to stop").then(() => process.exit(0));
 }
 
@@ -99,8 +100,8 @@ async function startHighAvailabilityHead(flags: StartFlags, store: string): Prom
     onRole: (role, address) => say(role === "leader" ? `leading the cluster at ${address}` : `standing by at ${address} (etcd ${endpoints.join(",")})`),
   });
   await head.start();
-  say(`ready ${advertiseAddress}`);
   onSignals(() => void head.stop().then(() => process.exit(0)), flags.exitWithParent === true);
+  say(`ready ${advertiseAddress}`);
   head.onShutdownRequested = () => process.exit(0);
 }
 
@@ -127,9 +128,10 @@ async function startNodeCommand(address: string, flags: StartFlags): Promise<voi
     log: createLogger("node"),
     onShutdown: stop,
   });
+  // Handlers before the ready line: whoever waits for that line may signal the moment it appears.
+  onSignals(stop, flags.exitWithParent === true);
   process.stdout.write(`shoal node ${node.nodeId} joined ${address}; serving objects on ${node.dataAddress}\n`);
   process.stdout.write(`ready ${node.dataAddress} ${node.nodeId}\n`);
-  onSignals(stop, flags.exitWithParent === true);
 }
 
 /** Stops on Ctrl-C and SIGTERM, and, for processes a LocalCluster started, when their parent's pipe closes. */

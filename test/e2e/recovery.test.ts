@@ -87,9 +87,12 @@ describe("a node holding the only copy of a result dies", () => {
     assert.equal(storeDirectoriesOf(victim.child.pid).length, 1, "the killed node could not clean up");
     const added = await cluster.local.addNode({ cpus: 1 });
     assert.deepEqual(storeDirectoriesOf(victim.child.pid), [], "the next node removed the dead node's files");
-    const pids = cluster.local.nodes.map((node) => node.child.pid!);
     assert.equal(storeDirectoriesOf(added.child.pid!).length, 1);
     await cluster.stop();
-    for (const pid of pids) assert.deepEqual(storeDirectoriesOf(pid), [], `node ${pid} removed its files when it stopped`);
+    for (const node of cluster.local.nodes) {
+      const pid = node.child.pid!;
+      const how = node.child.signalCode ?? `exit code ${node.child.exitCode}`;
+      assert.deepEqual(storeDirectoriesOf(pid), [], `node ${pid} removed its files when it stopped (it ended by ${how})`);
+    }
   });
 });
