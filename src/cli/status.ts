@@ -60,7 +60,8 @@ const nodeColumns = [
     },
   },
   { header: "CUSTOM", value: (node: NodeStatus) => customResources(node) },
-  { header: "LABELS", value: (node: NodeStatus) => Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join(",") || "-" },
+  // Labels Shoal sets itself (shoal.address repeats the ADDRESS column) are left to --json.
+  { header: "LABELS", value: (node: NodeStatus) => Object.entries(node.labels).filter(([k]) => !k.startsWith("shoal.")).map(([k, v]) => `${k}=${v}`).join(",") || "-" },
   { header: "RUNNING", align: "right" as const, value: (node: NodeStatus) => String(node.tasksOutstanding) },
   { header: "DONE", align: "right" as const, value: (node: NodeStatus) => String(node.tasksDone) },
   { header: "FAILED", align: "right" as const, value: (node: NodeStatus) => String(node.tasksFailed) },
