@@ -385,7 +385,7 @@ export class HeadMachine {
         return;
       }
       if (entry.state === "pending") {
-        entry.waiters.push(spec.taskId);
+        this.objects.addWaiter(entry, spec.taskId);
         task.depsMissing += 1;
       }
     }
@@ -499,7 +499,7 @@ export class HeadMachine {
     for (const ref of task.spec.refs) {
       const entry = this.objects.get(ref.objectId);
       if (entry?.state !== "pending" || entry.waiters.includes(task.spec.taskId)) continue;
-      entry.waiters.push(task.spec.taskId);
+      this.objects.addWaiter(entry, task.spec.taskId);
       task.depsMissing += 1;
     }
     if (task.depsMissing === 0) return false;
@@ -714,7 +714,7 @@ export class HeadMachine {
     }
   }
 
-  private wake(taskIds: string[]): void {
+  private wake(taskIds: readonly string[]): void {
     for (const taskId of taskIds) {
       const task = this.tasks.get(taskId);
       if (task === undefined || task.state !== "waiting") continue;

@@ -11,10 +11,10 @@ export interface ObjectEntry {
   /** Small values are kept here so dependants and the owner get them without a fetch. */
   inline: Uint8Array | undefined;
   size: number;
-  /** Nodes holding a copy (large objects only). */
-  locations: string[];
-  /** Callbacks' targets: task ids waiting for this object to be ready. */
-  waiters: string[];
+  /** Nodes holding a copy (large objects only). Replaced, not changed in place (most are the shared empty one). */
+  locations: readonly string[];
+  /** Callbacks' targets: task ids waiting for this object to be ready. Replaced like `locations`. */
+  waiters: readonly string[];
   error: ErrorInfo | undefined;
   /** Every copy was lost with its nodes; pending again until the owner rebuilds it from lineage. */
   lost: boolean;
@@ -25,6 +25,8 @@ export interface ObjectEntry {
   /** The owner no longer holds a reference; delete once no unfinished task reads it. */
   released: boolean;
 }
+
+const none: readonly string[] = Object.freeze([]);
 
 export class ObjectDirectory {
   private readonly entries = new Map<string, ObjectEntry>();
@@ -45,8 +47,9 @@ export class ObjectDirectory {
       state: "pending",
       inline: undefined,
       size: 0,
-      locations: [],
-      waiters: [],
+      // Shared empty lists: every queued task declares its result here, and most never need either.
+      locations: none,
+      waiters: none,
       error: undefined,
       lost: false,
       rebuilds: 0,
@@ -58,17 +61,17 @@ export class ObjectDirectory {
   }
 
   /** Marks ready; returns the task ids that were waiting. */
-  ready(entry: ObjectEntry, inline: Uint8Array | undefined, size: number, nodeId: string | undefined): string[] {
+  ready(entry: ObjectEntry, inline: Uint8Array | undefined, size: number, nodeId: string | undefined): readonly string[] {
     entry.state = "ready";
     entry.lost = false;
     entry.size = size;
     if (inline !== undefined) entry.inline = inline;
-    if (nodeId !== undefined && !entry.locations.includes(nodeId)) entry.locations.push(nodeId);
+    if (nodeId !== undefined && !entry.locations.includes(nodeId)) entry.locations = [...entry.locations, nodeId];
     return this.takeWaiters(entry);
   }
 
   /** Marks failed; returns the task ids that were waiting (they fail too). */
-  fail(entry: ObjectEntry, error: ErrorInfo): string[] {
+  fail(entry: ObjectEntry, error: ErrorInfo): readonly string[] {
     entry.state = "failed";
     entry.error = error;
     return this.takeWaiters(entry);
@@ -78,16 +81,15 @@ export class ObjectDirectory {
   dropNode(nodeId: string): ObjectEntry[] {
     const lost: ObjectEntry[] = [];
     for (const entry of this.entries.values()) {
-      const index = entry.locations.indexOf(nodeId);
-      if (index < 0) continue;
-      entry.locations.splice(index, 1);
+      if (!entry.locations.includes(nodeId)) continue;
+      entry.locations = entry.locations.filter((holder) => holder !== nodeId);
       if (entry.locations.length === 0 && entry.inline === undefined && entry.state === "ready") lost.push(entry);
     }
     return lost;
   }
 
   /** Forgets an object; returns the nodes that hold copies to delete. */
-  delete(entry: ObjectEntry): string[] {
+  delete(entry: ObjectEntry): readonly string[] {
     this.entries.delete(entry.objectId);
     return entry.locations;
   }
@@ -97,9 +99,16 @@ export class ObjectDirectory {
     for (const entry of this.entries.values()) if (entry.jobId === jobId) yield entry;
   }
 
-  private takeWaiters(entry: ObjectEntry): string[] {
+  /** A task waits for this object to be ready. */
+  addWaiter(entry: ObjectEntry, taskId: string): void {
+    // Appended in place once the entry has a list of its own (one object may have thousands of waiters).
+    if (entry.waiters === none) entry.waiters = [taskId];
+    else (entry.waiters as string[]).push(taskId);
+  }
+
+  private takeWaiters(entry: ObjectEntry): readonly string[] {
     const waiters = entry.waiters;
-    entry.waiters = [];
+    entry.waiters = none;
     return waiters;
   }
 }

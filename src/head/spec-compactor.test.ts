@@ -33,3 +33,12 @@ test("equal demands and empty refs are shared; large arguments get their own cop
   assert.notEqual(big.args.buffer, first.args.buffer);
   assert.ok(big.args.every((byte) => byte === 7));
 });
+
+test("task ids keep their exact text, whatever their characters", () => {
+  const compactor = new SpecCompactor();
+  for (const taskId of ["c-1a.2", "tâche-é", "任务-7", "emoji-🙂"]) {
+    const each = spec(taskId, Uint8Array.of(1));
+    compactor.compact(each);
+    assert.equal(each.taskId, taskId);
+  }
+});
