@@ -8,7 +8,7 @@ import { formatPeerNotes, formatTable } from "./report.js";
 import { benchmarks, cpusPerNodeDefault, runsDefault, runSuite } from "./suite.js";
 import { peers } from "./peers/index.js";
 
-const usage = `usage: node dist/bench/run.js [--quick] [--only NAME]... [--runs N] [--cpus-per-node N]
+const usage = `usage: node dist/bench/run.js [--quick] [--only NAME]... [--runs N] [--cpus-per-node N] [--profile DIR] [--no-peers]
   --quick              tiny sizes, one run each (a smoke test of the harness, not a measurement)
   --only NAME          run only this benchmark (repeatable): ${benchmarks.map((benchmark) => benchmark.name).join(", ")}
   --runs N             measured runs per benchmark (default ${runsDefault})
