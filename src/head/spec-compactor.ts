@@ -22,6 +22,7 @@ export class SpecCompactor {
   private readonly strings = new Interner();
   /** Demands as canonical shared objects, by their one-line form (few distinct ones per cluster). */
   private demands = new Map<string, TaskSpec["demand"]>();
+  private readonly cpusDemands = new Map<number, TaskSpec["demand"]>();
 
   /** Rewrites `spec` in place to share what it can; its values are unchanged. */
   compact(spec: TaskSpec): void {
@@ -47,6 +48,17 @@ export class SpecCompactor {
   }
 
   private demand(demand: TaskSpec["demand"]): TaskSpec["demand"] {
+    // The common demand, `{ cpus: n }` alone, is found without building a key (this runs per task).
+    if (asksOnlyCpus(demand)) {
+      const cpus = demand["cpus"] as number;
+      let shared = this.cpusDemands.get(cpus);
+      if (shared === undefined) {
+        if (this.cpusDemands.size >= demandsMax) this.cpusDemands.clear();
+        shared = Object.freeze({ cpus });
+        this.cpusDemands.set(cpus, shared);
+      }
+      return shared;
+    }
     let key = "";
     for (const name in demand) key += `${name}=${demand[name]};`;
     const known = this.demands.get(key);
@@ -56,6 +68,11 @@ export class SpecCompactor {
     this.demands.set(key, shared);
     return shared;
   }
+}
+
+function asksOnlyCpus(demand: TaskSpec["demand"]): boolean {
+  for (const name in demand) if (name !== "cpus") return false;
+  return demand["cpus"] !== undefined;
 }
 
 /**

@@ -7,7 +7,6 @@
 // task id; reads for the API scan the ring, which is fast enough for a person's request.
 
 import type { TaskRow } from "../observability/api-types.js";
-import { Interner } from "./interner.js";
 
 export type { TaskRow };
 
@@ -41,8 +40,6 @@ export class TaskHistory {
   private readonly runningSlots = new Map<string, number>();
   /** Slots started or finished since the live stream last asked; undefined while nobody listens. */
   private changedSlots: Set<number> | undefined;
-  /** Job ids, task names and node ids repeat in every row: one copy each. */
-  private readonly strings = new Interner();
 
   constructor(private readonly rowsMax = 500_000) {
     this.taskIds = new Array<string | undefined>(rowsMax);
@@ -71,9 +68,11 @@ export class TaskHistory {
       if (this.states[slot] === failed) this.errors.delete(slot);
     }
     this.taskIds[slot] = taskId;
-    this.jobIds[slot] = this.strings.intern(jobId);
-    this.names[slot] = this.strings.intern(name);
-    this.nodeIds[slot] = this.strings.intern(nodeId);
+    // Shared already, not copies per row: job and node ids are the head's own records' strings, and
+    // names were interned when the task arrived (SpecCompactor).
+    this.jobIds[slot] = jobId;
+    this.names[slot] = name;
+    this.nodeIds[slot] = nodeId;
     this.workerPids[slot] = 0;
     this.attempts[slot] = attempt;
     this.states[slot] = running;

@@ -49,14 +49,7 @@ import {
 } from "./proc.js";
 
 /** The node's own work counters, which the sampler copies into the sample. */
-export interface SampleCounts {
-  tasksQueued: number;
-  tasksRunning: number;
-  tasksFinished: number;
-  tasksFailed: number;
-  objects: number;
-  objectsBytes: number;
-}
+export type SampleCounts = Pick<NodeSample, "tasksQueued" | "tasksRunning" | "tasksFinished" | "tasksFailed" | "objects" | "objectsBytes">;
 
 export interface NodeSamplerOptions {
   /** The node's data directory (object spill, code cache); need not exist yet: its nearest existing ancestor is used. */
