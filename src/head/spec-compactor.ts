@@ -5,12 +5,13 @@
 // copied out of the frame's text frees that text (~100 bytes per queued task).
 
 import type { TaskSpec } from "../protocol/messages.js";
-import { Interner } from "./interner.js";
 
 /** Arguments are copied into chunks of this size; a chunk lives while any task using it does. */
 const argsChunkBytes = 64 * 1024;
 /** Larger arguments get their own copy. */
 const argsSharedBytesMax = 1024;
+/** Distinct strings remembered at most; past it the table restarts. */
+const internedMax = 10_000;
 /** Distinct demands remembered at most; past it the table restarts (specs keep theirs). */
 const demandsMax = 1_000;
 
@@ -19,7 +20,8 @@ const noRefs: TaskSpec["refs"] = Object.freeze([]) as unknown as TaskSpec["refs"
 export class SpecCompactor {
   private chunk = Buffer.allocUnsafe(0);
   private chunkUsed = 0;
-  private readonly strings = new Interner();
+  /** One copy of each name and bundle id. */
+  private strings = new Map<string, string>();
   /** Demands as canonical shared objects, by their one-line form (few distinct ones per cluster). */
   private demands = new Map<string, TaskSpec["demand"]>();
   private readonly cpusDemands = new Map<number, TaskSpec["demand"]>();
@@ -28,11 +30,19 @@ export class SpecCompactor {
   compact(spec: TaskSpec): void {
     spec.taskId = detached(spec.taskId);
     spec.args = this.copyArgs(spec.args);
-    spec.name = this.strings.intern(spec.name);
-    spec.bundleId = this.strings.intern(spec.bundleId);
-    spec.mode = this.strings.intern(spec.mode) as TaskSpec["mode"];
+    spec.name = this.intern(spec.name);
+    spec.bundleId = this.intern(spec.bundleId);
+    spec.mode = spec.mode === "map" ? "map" : "call"; // the literals, not the frame's copies
     if (spec.refs.length === 0) spec.refs = noRefs;
     spec.demand = this.demand(spec.demand);
+  }
+
+  private intern(text: string): string {
+    const known = this.strings.get(text);
+    if (known !== undefined) return known;
+    if (this.strings.size >= internedMax) this.strings = new Map(); // specs keep the strings handed out
+    this.strings.set(text, text);
+    return text;
   }
 
   private copyArgs(args: Uint8Array): Uint8Array {
