@@ -3,7 +3,8 @@
 import type { ErrorInfo } from "../core/errors.js";
 import { limits } from "../core/limits.js";
 import type { Labels, Resources } from "../core/resources.js";
-import type { Inventory, ReclaimedObject, TaskSpec, Assignment, ClientResult, TaskResult } from "../protocol/messages.js";
+import type { Inventory, ReclaimedObject, Assignment, ClientResult, TaskResult, TaskSpec } from "../protocol/messages.js";
+import type { TaskRecord } from "./task-record.js";
 import type { MemberState } from "../scheduler/membership.js";
 import type { NodeView } from "../scheduler/placement.js";
 
@@ -51,23 +52,6 @@ export type HeadEffect =
 
 /** waiting: for inputs; ready: queued; assigned: on a node; parked: its node could not fetch an input, retried shortly. */
 export type TaskState = "waiting" | "ready" | "assigned" | "parked";
-
-export interface TaskRecord {
-  readonly spec: TaskSpec;
-  readonly job: JobEntry;
-  /** When the head accepted it (its clock), for the queue-wait metric. */
-  readonly submittedAtMs: number;
-  state: TaskState;
-  depsMissing: number;
-  /** Attempts started so far; the current attempt's number once assigned. */
-  attempt: number;
-  nodeId: string | undefined;
-  cancelled: boolean;
-  /** Times its node could not fetch an input (bounded separately: the input's holder is at fault). */
-  inputMisses: number;
-  /** Attempts not charged to the retry budget: an unreachable input, an assignment lost in flight. */
-  unchargedAttempts: number;
-}
 
 export interface JobCounts {
   tasksSubmitted: number;
@@ -127,20 +111,20 @@ export function newJob(jobId: string, clientId: string, nowMs: number): JobEntry
 export function dependencyError(task: TaskRecord, objectId: string, reason: string): ErrorInfo {
   return {
     code: "dependency_failed",
-    message: `task ${task.spec.name}#${task.spec.taskId} cannot run: its argument ${objectId} failed: ${reason}`,
+    message: `task ${task.shape.name}#${task.taskId} cannot run: its argument ${objectId} failed: ${reason}`,
     retryable: false,
-    taskName: task.spec.name,
-    taskId: task.spec.taskId,
+    taskName: task.shape.name,
+    taskId: task.taskId,
   };
 }
 
 export function cancelledError(task: TaskRecord): ErrorInfo {
   return {
     code: "task_cancelled",
-    message: `task ${task.spec.name}#${task.spec.taskId} was cancelled`,
+    message: `task ${task.shape.name}#${task.taskId} was cancelled`,
     retryable: false,
-    taskName: task.spec.name,
-    taskId: task.spec.taskId,
+    taskName: task.shape.name,
+    taskId: task.taskId,
   };
 }
 

@@ -15,6 +15,7 @@ import { place, placeBySampling, type Placement } from "../scheduler/placement.j
 import { ReadyQueue } from "../scheduler/ready-queue.js";
 import { ObjectDirectory, type ObjectEntry } from "./object-directory.js";
 import { OrphanLedger } from "./orphans.js";
+import { argsBytes, newTaskRecord, TaskShapes, type TaskRecord } from "./task-record.js";
 import {
   cancelledError,
   dependencyError,
@@ -28,7 +29,6 @@ import {
   type JobEntry,
   type NodeEntry,
   type NodeSummary,
-  type TaskRecord,
 } from "./head-machine-types.js";
 
 export { defaultHeadConfig, fixedBoundConfig } from "./head-machine-types.js";
@@ -41,6 +41,7 @@ export class HeadMachine {
   /** The nodes as an array, for random draws; rebuilt when a node joins. */
   private nodesListed: NodeEntry[] | undefined;
   private readonly tasks = new Map<string, TaskRecord>();
+  private readonly shapes = new TaskShapes();
   private readonly readyQueue = new ReadyQueue<TaskRecord>();
   readonly objects = new ObjectDirectory();
   private readonly orphans: OrphanLedger;
@@ -218,7 +219,7 @@ export class HeadMachine {
   private reconcile(node: NodeEntry, inventory: Inventory): void {
     const held = new Set(inventory.tasks.map((task) => `${task.taskId}#${task.attempt}`));
     for (const task of [...node.tasks]) {
-      if (held.has(`${task.spec.taskId}#${task.attempt}`)) continue;
+      if (held.has(`${task.taskId}#${task.attempt}`)) continue;
       this.unassign(task);
       task.unchargedAttempts += 1; // it never reached the node
       this.requeue(task);
@@ -251,9 +252,10 @@ export class HeadMachine {
   /** Objects a node holds: known ones gain a location (a lost one is ready again), unknown ones wait for their owner. */
   private adoptObjects(nodeId: string, inventory: Inventory): void {
     for (const { objectId, size } of inventory.objects) {
+      if (this.tasks.has(objectId)) continue; // its task runs again: the result comes from that run
       const entry = this.objects.get(objectId);
       if (entry === undefined) this.orphans.addObject(objectId, nodeId, size, this.nowMs);
-      else if (entry.state !== "failed" && !this.tasks.has(objectId)) {
+      else if (entry.state !== "failed") {
         this.wake(this.objects.ready(entry, undefined, size, nodeId));
         this.deleteIfUnneeded(entry);
       }
@@ -301,7 +303,7 @@ export class HeadMachine {
     for (const task of orphans) {
       this.retryOrFail(task, {
         code: "worker_crashed",
-        message: `node ${nodeId} died while running task ${task.spec.name}#${task.spec.taskId}`,
+        message: `node ${nodeId} died while running task ${task.shape.name}#${task.taskId}`,
         retryable: true,
         nodeId,
         attempt: task.attempt,
@@ -330,7 +332,7 @@ export class HeadMachine {
     for (const task of [...this.tasks.values()]) {
       if (task.job !== job) continue;
       if (task.state === "assigned" && task.nodeId !== undefined) {
-        this.effects.push({ kind: "cancel_on_node", nodeId: task.nodeId, taskId: task.spec.taskId });
+        this.effects.push({ kind: "cancel_on_node", nodeId: task.nodeId, taskId: task.taskId });
         this.unassign(task);
       }
       this.forgetTask(task);
@@ -349,43 +351,31 @@ export class HeadMachine {
     // missed it while reconnecting, and takes it once); a lost result is rebuilt.
     if (existing !== undefined && !existing.lost) return this.redeliver(job, existing);
     if (existing !== undefined && !this.allowRebuild(existing, spec)) return this.redeliver(job, existing);
-    const task: TaskRecord = {
-      spec,
-      job,
-      submittedAtMs: this.nowMs,
-      state: "waiting",
-      depsMissing: 0,
-      attempt: 0,
-      nodeId: undefined,
-      cancelled: false,
-      inputMisses: 0,
-      unchargedAttempts: 0,
-    };
-    this.tasks.set(spec.taskId, task);
-    if (existing === undefined) this.objects.declare(spec.taskId, jobId);
+    const task = newTaskRecord(spec, this.shapes.shapeOf(spec), job, this.nowMs);
+    this.tasks.set(task.taskId, task);
     job.tasksSubmitted += 1;
     job.tasksQueued += 1;
     if (job.tasksQueued > limits.tasksQueuedPerJobMax) {
       this.finishFailed(task, {
         code: "capacity",
-        message: `job ${jobId} already has ${limits.tasksQueuedPerJobMax} tasks queued; task ${spec.name}#${spec.taskId} was refused (wait for results before submitting more)`,
+        message: `job ${jobId} already has ${limits.tasksQueuedPerJobMax} tasks queued; task ${task.shape.name}#${task.taskId} was refused (wait for results before submitting more)`,
         retryable: true,
-        taskName: spec.name,
-        taskId: spec.taskId,
+        taskName: task.shape.name,
+        taskId: task.taskId,
       });
       return;
     }
     if (this.claimOrphan(task)) return;
     this.countDependants(task);
-    for (const ref of spec.refs) {
-      const entry = this.objects.get(ref.objectId);
+    for (const ref of task.refs) {
+      const entry = this.entryOf(ref.objectId);
       if (entry === undefined || entry.state === "failed") {
         const reason = entry?.error?.message ?? `object ${ref.objectId} is unknown to the head (released or never put)`;
         this.finishFailed(task, dependencyError(task, ref.objectId, reason));
         return;
       }
       if (entry.state === "pending") {
-        this.objects.addWaiter(entry, spec.taskId);
+        this.objects.addWaiter(entry, task.taskId);
         task.depsMissing += 1;
       }
     }
@@ -394,8 +384,8 @@ export class HeadMachine {
 
   /** Every input of a new task counts it as a dependant (forgetTask uncounts them all, so count them all). */
   private countDependants(task: TaskRecord): void {
-    for (const ref of task.spec.refs) {
-      const entry = this.objects.get(ref.objectId);
+    for (const ref of task.refs) {
+      const entry = this.entryOf(ref.objectId);
       if (entry !== undefined) entry.dependants += 1;
     }
   }
@@ -432,7 +422,7 @@ export class HeadMachine {
    * it: take that result or attempt over instead of running the task again.
    */
   private claimOrphan(task: TaskRecord): boolean {
-    const claim = this.orphans.claimTask(task.spec.taskId);
+    const claim = this.orphans.claimTask(task.taskId);
     if (claim === undefined) return false;
     const orphan = "result" in claim ? claim.result : claim.running;
     const node = this.nodes.get(orphan.nodeId);
@@ -446,7 +436,7 @@ export class HeadMachine {
 
   private makeReady(task: TaskRecord): void {
     task.state = "ready";
-    this.readyQueue.push(task.job.jobId, task.spec.priority, task);
+    this.readyQueue.push(task.job.jobId, task.priority, task);
     this.scheduleNeeded = true;
   }
 
@@ -454,15 +444,15 @@ export class HeadMachine {
     this.scheduleNeeded = false;
     if (this.readyQueue.size === 0) return;
     this.readyQueue.schedule((task) => {
-      if (task.cancelled || task.state !== "ready" || this.tasks.get(task.spec.taskId) !== task) return "drop";
+      if (task.cancelled || task.state !== "ready" || this.tasks.get(task.taskId) !== task) return "drop";
       const lostInput = this.failedInput(task);
       if (lostInput !== undefined) {
         this.finishFailed(task, dependencyError(task, lostInput.objectId, lostInput.reason));
         return "drop";
       }
       if (this.waitForLostInputs(task)) return "drop";
-      const sampled = placeBySampling(task.spec.demand, task.spec.labels, this.nodeList(), this.random);
-      const placement: Placement = sampled !== undefined ? { kind: "placed", nodeId: sampled } : place(task.spec.demand, task.spec.labels, this.nodes.values(), this.random);
+      const sampled = placeBySampling(task.shape.demand, task.shape.labels, this.nodeList(), this.random);
+      const placement: Placement = sampled !== undefined ? { kind: "placed", nodeId: sampled } : place(task.shape.demand, task.shape.labels, this.nodes.values(), this.random);
       switch (placement.kind) {
         case "placed":
           this.assign(task, placement.nodeId);
@@ -472,10 +462,10 @@ export class HeadMachine {
         case "infeasible":
           this.finishFailed(task, {
             code: "capacity",
-            message: `task ${task.spec.name}#${task.spec.taskId} can never run: ${placement.reason}`,
+            message: `task ${task.shape.name}#${task.taskId} can never run: ${placement.reason}`,
             retryable: false,
-            taskName: task.spec.name,
-            taskId: task.spec.taskId,
+            taskName: task.shape.name,
+            taskId: task.taskId,
           });
           return "drop";
         default:
@@ -486,7 +476,7 @@ export class HeadMachine {
 
   /** An input that failed or was lost after the task was queued (a node died with its only copy). */
   private failedInput(task: TaskRecord): { objectId: string; reason: string } | undefined {
-    for (const ref of task.spec.refs) {
+    for (const ref of task.refs) {
       const entry = this.objects.get(ref.objectId);
       if (entry === undefined) return { objectId: ref.objectId, reason: "it no longer exists" };
       if (entry.state === "failed") return { objectId: ref.objectId, reason: entry.error?.message ?? "it failed" };
@@ -496,10 +486,10 @@ export class HeadMachine {
 
   /** Inputs lost since the task was queued are being rebuilt: the task waits for them again. */
   private waitForLostInputs(task: TaskRecord): boolean {
-    for (const ref of task.spec.refs) {
+    for (const ref of task.refs) {
       const entry = this.objects.get(ref.objectId);
-      if (entry?.state !== "pending" || entry.waiters.includes(task.spec.taskId)) continue;
-      this.objects.addWaiter(entry, task.spec.taskId);
+      if (entry?.state !== "pending" || entry.waiters.includes(task.taskId)) continue;
+      this.objects.addWaiter(entry, task.taskId);
       task.depsMissing += 1;
     }
     if (task.depsMissing === 0) return false;
@@ -515,22 +505,22 @@ export class HeadMachine {
   private assign(task: TaskRecord, nodeId: string): void {
     task.attempt += 1;
     this.placeOn(task, this.nodes.get(nodeId) as NodeEntry);
-    const spec = task.spec;
+    const shape = task.shape;
     this.effects.push({
       kind: "assign",
       nodeId,
       queuedMs: Math.max(0, this.nowMs - task.submittedAtMs),
       assignment: {
-        taskId: spec.taskId,
+        taskId: task.taskId,
         attempt: task.attempt,
         jobId: task.job.jobId,
-        name: spec.name,
-        bundleId: spec.bundleId,
-        mode: spec.mode,
-        args: spec.args,
-        refs: spec.refs.length === 0 ? [] : spec.refs.map((ref) => this.resolveRef(ref.pos, ref.objectId)),
-        demand: spec.demand,
-        timeoutMs: spec.timeoutMs,
+        name: shape.name,
+        bundleId: shape.bundleId,
+        mode: shape.mode,
+        args: argsBytes(task.args),
+        refs: task.refs.length === 0 ? [] : task.refs.map((ref) => this.resolveRef(ref.pos, ref.objectId)),
+        demand: shape.demand,
+        timeoutMs: shape.timeoutMs,
       },
     });
   }
@@ -541,7 +531,7 @@ export class HeadMachine {
     task.nodeId = node.nodeId;
     node.tasks.add(task);
     node.tasksOutstanding += 1;
-    add(node.reserved, task.spec.demand);
+    add(node.reserved, task.shape.demand);
     task.job.tasksQueued -= 1;
     task.job.tasksRunning += 1;
   }
@@ -561,7 +551,7 @@ export class HeadMachine {
     const node = task.nodeId === undefined ? undefined : this.nodes.get(task.nodeId);
     if (node !== undefined && node.tasks.delete(task)) {
       node.tasksOutstanding -= 1;
-      subtract(node.reserved, task.spec.demand);
+      subtract(node.reserved, task.shape.demand);
     }
     task.job.tasksRunning -= 1;
     task.job.tasksQueued += 1; // balanced by whoever moves it on
@@ -591,8 +581,8 @@ export class HeadMachine {
       return;
     }
     if (node !== undefined) node.tasksFailed += 1;
-    const error: ErrorInfo = { ...result.error, taskName: task.spec.name, taskId: task.spec.taskId, nodeId, attempt: task.attempt };
-    const retryable = result.systemFailure || (task.spec.retryExceptions && error.code === "task_failed");
+    const error: ErrorInfo = { ...result.error, taskName: task.shape.name, taskId: task.taskId, nodeId, attempt: task.attempt };
+    const retryable = result.systemFailure || (task.shape.retryExceptions && error.code === "task_failed");
     if (retryable) this.retryOrFail(task, error);
     else this.finishFailed(task, error);
   }
@@ -627,7 +617,7 @@ export class HeadMachine {
     const due = this.parked.filter((entry) => entry.untilMs <= this.nowMs);
     if (due.length === 0) return;
     this.parked = this.parked.filter((entry) => entry.untilMs > this.nowMs);
-    for (const { task } of due) if (task.state === "parked" && this.tasks.get(task.spec.taskId) === task) this.requeue(task);
+    for (const { task } of due) if (task.state === "parked" && this.tasks.get(task.taskId) === task) this.requeue(task);
   }
 
   /** Resizes a node's in-flight bound from how long its tasks take (see limits.nodeBacklogTargetMs). */
@@ -649,12 +639,12 @@ export class HeadMachine {
   private retryOrFail(task: TaskRecord, error: ErrorInfo): void {
     if (task.state === "assigned") this.unassign(task);
     const attemptsUsed = task.attempt - task.unchargedAttempts;
-    if (task.cancelled || attemptsUsed <= task.spec.retries) {
+    if (task.cancelled || attemptsUsed <= task.shape.retries) {
       this.requeue(task); // which fails a cancelled task as cancelled
     } else {
       const attempts = attemptsUsed === 1 ? "1 attempt" : `${attemptsUsed} attempts`;
       const message = `${error.message}; gave up after ${attempts}`;
-      this.finishFailed(task, { ...error, message, taskName: task.spec.name, taskId: task.spec.taskId, attempt: task.attempt });
+      this.finishFailed(task, { ...error, message, taskName: task.shape.name, taskId: task.taskId, attempt: task.attempt });
     }
   }
 
@@ -664,7 +654,7 @@ export class HeadMachine {
       return;
     }
     task.state = "ready";
-    this.readyQueue.push(task.job.jobId, task.spec.priority, task);
+    this.readyQueue.push(task.job.jobId, task.priority, task);
     this.scheduleNeeded = true;
   }
 
@@ -673,12 +663,11 @@ export class HeadMachine {
     this.effects.push({
       kind: "client_result",
       clientId: task.job.clientId,
-      result: { status: "done", taskId: task.spec.taskId, inline, size, location },
+      result: { status: "done", taskId: task.taskId, inline, size, location },
     });
     this.forgetTask(task);
     task.job.tasksDone += 1;
-    const entry = this.objects.get(task.spec.taskId);
-    if (entry === undefined) return;
+    const entry = this.objects.get(task.taskId) ?? this.objects.declare(task.taskId, task.job.jobId);
     this.wake(this.objects.ready(entry, inline, size, nodeId));
     this.deleteIfUnneeded(entry);
   }
@@ -687,9 +676,8 @@ export class HeadMachine {
     if (task.state === "assigned") this.unassign(task);
     this.forgetTask(task);
     task.job.tasksFailed += 1;
-    this.effects.push({ kind: "client_result", clientId: task.job.clientId, result: { status: "failed", taskId: task.spec.taskId, error } });
-    const entry = this.objects.get(task.spec.taskId);
-    if (entry !== undefined) this.failObject(entry, error);
+    this.effects.push({ kind: "client_result", clientId: task.job.clientId, result: { status: "failed", taskId: task.taskId, error } });
+    this.failObject(this.objects.get(task.taskId) ?? this.objects.declare(task.taskId, task.job.jobId), error);
   }
 
   /** An object that will never be ready: tasks waiting for it fail too, transitively. */
@@ -702,11 +690,11 @@ export class HeadMachine {
 
   /** Removes a task from the table and its job's queued count (callers add it to done or failed). */
   private forgetTask(task: TaskRecord): void {
-    if (this.tasks.get(task.spec.taskId) !== task) return;
-    this.tasks.delete(task.spec.taskId);
+    if (this.tasks.get(task.taskId) !== task) return;
+    this.tasks.delete(task.taskId);
     task.job.tasksQueued -= 1;
     task.cancelled = true; // lazily dropped if still in the ready queue
-    for (const ref of task.spec.refs) {
+    for (const ref of task.refs) {
       const entry = this.objects.get(ref.objectId);
       if (entry === undefined) continue;
       entry.dependants -= 1;
@@ -758,7 +746,8 @@ export class HeadMachine {
   /** After a head restart, the owner tells what it holds: values it has, and where larger ones lived. */
   private reclaim(jobId: string, object: ReclaimedObject): void {
     const job = this.jobs.get(jobId);
-    if (job === undefined || this.objects.get(object.objectId) !== undefined) return;
+    // A task of that id is running again (resubmitted before this reclaim): its result comes from that run.
+    if (job === undefined || this.objects.get(object.objectId) !== undefined || this.tasks.has(object.objectId)) return;
     const entry = this.objects.declare(object.objectId, jobId);
     if (object.inline !== undefined) {
       this.objects.ready(entry, object.inline, object.inline.length, undefined);
@@ -784,7 +773,7 @@ export class HeadMachine {
   }
 
   private release(jobId: string, objectId: string): void {
-    const entry = this.objects.get(objectId);
+    const entry = this.entryOf(objectId);
     if (entry === undefined || entry.jobId !== jobId) return;
     entry.released = true;
     this.deleteIfUnneeded(entry);
@@ -796,6 +785,18 @@ export class HeadMachine {
     if (entry.released && settled && entry.dependants === 0 && this.objects.get(entry.objectId) === entry) {
       this.deleteObject(entry);
     }
+  }
+
+  /**
+   * An object's entry, declared on first need when it is the result of an unfinished task: a queued task
+   * has no entry of its own until something waits for, reads, releases or produces its result (most
+   * queued tasks never need one before they finish, and an entry costs ~150 bytes per queued task).
+   */
+  private entryOf(objectId: string): ObjectEntry | undefined {
+    const entry = this.objects.get(objectId);
+    if (entry !== undefined) return entry;
+    const task = this.tasks.get(objectId);
+    return task === undefined ? undefined : this.objects.declare(objectId, task.job.jobId);
   }
 
   private deleteObject(entry: ObjectEntry): void {

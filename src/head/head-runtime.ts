@@ -1,6 +1,5 @@
 // The head's shell: listens for nodes and clients, feeds their messages to the HeadMachine, carries out its effects.
 
-import { SpecCompactor } from "./spec-compactor.js";
 import { chunkBySize, itemOverheadBytes } from "../protocol/chunks.js";
 import { createHash, randomBytes } from "node:crypto";
 import { assertNever } from "../core/assert.js";
@@ -61,7 +60,6 @@ export class HeadRuntime {
   /** Task stream, logs, metrics: what the head keeps only to show the cluster. */
   readonly observer: HeadObserver;
   private readonly clock: Clock;
-  private readonly specs = new SpecCompactor();
   private readonly nodeSessions = new Map<string, NodeSession>();
   private readonly clientSessions = new Map<string, ClientSession>();
   private readonly startedAtMs: number;
@@ -388,7 +386,6 @@ export class HeadRuntime {
     const jobId = session.jobId;
     switch (message.kind) {
       case "tasks_submit":
-        for (const spec of message.tasks) this.specs.compact(spec);
         this.step({ kind: "tasks_submitted", jobId, tasks: message.tasks, nowMs: this.clock.nowMs() });
         return;
       case "task_cancel":

@@ -69,7 +69,7 @@ export class TaskHistory {
     }
     this.taskIds[slot] = taskId;
     // Shared already, not copies per row: job and node ids are the head's own records' strings, and
-    // names were interned when the task arrived (SpecCompactor).
+    // names are the task shapes' own (task-record.ts).
     this.jobIds[slot] = jobId;
     this.names[slot] = name;
     this.nodeIds[slot] = nodeId;
