@@ -9,6 +9,8 @@ export interface BenchContext {
   local: LocalCluster;
   /** Tiny sizes, for the smoke test and `--quick`. */
   quick: boolean;
+  /** Node.js flags for the Shoal processes a benchmark starts itself (`--profile` passes --cpu-prof). */
+  nodeFlags: readonly string[];
 }
 
 /**

@@ -73,10 +73,10 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
       if (!options.quick) {
         // Bundles uploaded, workers started, and every code path JIT-compiled before anything is timed.
         log("warming up (each benchmark once at --quick size)");
-        for (const benchmark of selected) await benchmark.run({ client, local, quick: true });
+        for (const benchmark of selected) await benchmark.run({ client, local, quick: true, nodeFlags: options.nodeFlags ?? [] });
       }
       for (const benchmark of selected) {
-        metrics.push(...(await measure(benchmark, { client, local, quick: options.quick }, runs, log)));
+        metrics.push(...(await measure(benchmark, { client, local, quick: options.quick, nodeFlags: options.nodeFlags ?? [] }, runs, log)));
       }
     } finally {
       await client.close();

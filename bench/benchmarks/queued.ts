@@ -55,7 +55,7 @@ export const queued: Benchmark = {
   name: "queued",
   async run(context: BenchContext): Promise<Measurement[]> {
     const count = context.quick ? tasksQuick : tasksFull;
-    const own = await startOwnHead({ execArgv: probeExecArgv, ipc: true, nodeTimeoutMs: probeNodeTimeoutMs });
+    const own = await startOwnHead({ execArgv: [...probeExecArgv, ...context.nodeFlags], ipc: true, nodeTimeoutMs: probeNodeTimeoutMs });
     try {
       await own.addNode("node-0", ["--cpus", String(cpusOfNode)]);
       const client = await connect({ address: own.head.address, token: own.token, jobName: "bench queued", logs: false });

@@ -54,7 +54,7 @@ export const scaleSim: Benchmark = {
   name: "scale-sim",
   async run(context: BenchContext): Promise<Measurement[]> {
     const size = context.quick ? sizeQuick : sizeFull;
-    const own = await startOwnHead({ heartbeatIntervalMs, nodeTimeoutMs });
+    const own = await startOwnHead({ heartbeatIntervalMs, nodeTimeoutMs, execArgv: context.nodeFlags });
     try {
       const sim = await SimNodes.start({ headAddress: own.head.address, token: own.token, nodes: size.nodes, cpusPerNode, connectConcurrency });
       try {

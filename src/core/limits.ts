@@ -27,6 +27,11 @@ export const limits = {
    * cut off: paused or partitioned, it would hold the sender's part buffers forever.
    */
   objectSendStallMs: 60_000,
+  /**
+   * A fetch whose object has not advanced for this long fails, and the next copy is tried: its holder is
+   * paused or cut off without the connection closing (the kernel keeps a stopped process's sockets open).
+   */
+  objectFetchStallMs: 10_000,
   /** Largest single object: a transfer allocates this much up front, so it is bounded. */
   objectBytesMax: 2 * 1024 * 1024 * 1024,
   /** Results up to this size travel inline with the completion; larger ones stay on the node that made them. */

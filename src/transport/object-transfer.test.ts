@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { CapacityError, ProtocolError, ShoalError } from "../core/errors.js";
+import { CapacityError, ProtocolError, ShoalError, TimeoutError } from "../core/errors.js";
 import { limits } from "../core/limits.js";
 import { silentLogger } from "../core/logger.js";
 import { encodePartHeader } from "../protocol/codec.js";
@@ -277,6 +277,49 @@ test("a transfer cut short by its server rejects the fetch with a clear error", 
   const links = new PeerLinks(token, "peer", silentLogger);
   try {
     await assert.rejects(links.fetch("cut", [server.address]), /closed/);
+  } finally {
+    links.closeAll();
+    await server.listener.close();
+  }
+});
+
+test("a holder whose bytes stop coming (paused, cut off) fails the fetch after the stall time, and the next copy is tried", async () => {
+  const data = patterned(300_000, 3);
+  const stuck = await objectServer(new Map(), (connection, request) => {
+    connection.sendPart({ xfer: request.xfer, size: data.length, offset: 0 }, data.subarray(0, 1_000)); // then nothing, connection open
+    return { size: data.length };
+  });
+  const silent = await objectServer(new Map(), () => new Promise(() => {})); // never even answers the request
+  const holder = await objectServer(new Map([["o", data]]));
+  const stallMs = 300;
+  const links = new PeerLinks(token, "peer", silentLogger, stallMs);
+  try {
+    const startedMs = performance.now();
+    await assert.rejects(links.fetch("o", [stuck.address]), (error: unknown) => error instanceof TimeoutError && /no bytes arrived for 300 ms \(1000 received\)/.test(error.message));
+    const tookMs = performance.now() - startedMs;
+    assert.ok(tookMs >= stallMs && tookMs < stallMs * 4, `failed after ${Math.round(tookMs)} ms`);
+    await assert.rejects(links.fetch("o", [silent.address]), TimeoutError);
+    assert.ok((await links.fetch("o", [stuck.address, silent.address, holder.address])).equals(data), "the copy that answers is used");
+  } finally {
+    links.closeAll();
+    for (const server of [stuck, silent, holder]) await server.listener.close();
+  }
+});
+
+test("a slow transfer that keeps moving is not cut off, however long it takes in all", async () => {
+  const data = patterned(10 * 1_000, 4);
+  const server = await objectServer(new Map(), (connection, request) => {
+    void (async () => {
+      for (let offset = 0; offset < data.length; offset += 1_000) {
+        await new Promise((resolve) => setTimeout(resolve, 60));
+        connection.sendPart({ xfer: request.xfer, size: data.length, offset }, data.subarray(offset, offset + 1_000));
+      }
+    })();
+    return { size: data.length };
+  });
+  const links = new PeerLinks(token, "peer", silentLogger, 200);
+  try {
+    assert.ok((await links.fetch("slow", [server.address])).equals(data), "600 ms in all, never 200 ms without a byte");
   } finally {
     links.closeAll();
     await server.listener.close();

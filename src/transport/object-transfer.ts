@@ -1,6 +1,6 @@
 // Moving objects between processes in parts, with backpressure: the data plane shared by nodes, workers and clients.
 
-import { ConnectionClosedError, ProtocolError, ShoalError } from "../core/errors.js";
+import { ConnectionClosedError, ProtocolError, ShoalError, TimeoutError } from "../core/errors.js";
 import { limits } from "../core/limits.js";
 import type { Logger } from "../core/logger.js";
 import type { PartHeader } from "../protocol/codec.js";
@@ -87,6 +87,11 @@ export class PartAssembler {
   /** Expects an object under `xfer` into memory. */
   expectBuffer(xfer: number): Promise<Buffer> {
     return this.expect(xfer, bufferSink);
+  }
+
+  /** Bytes of the transfer received so far; undefined once it is settled (or was never expected). */
+  received(xfer: number): number | undefined {
+    return this.incoming.get(xfer)?.received;
   }
 
   /** Gives up on one transfer (its request failed). */
@@ -187,6 +192,7 @@ export class PeerLinks {
     private readonly token: string,
     private readonly role: "peer" | "client",
     private readonly log: Logger,
+    private readonly stallMs: number = limits.objectFetchStallMs,
   ) {}
 
   async fetch(objectId: string, addresses: readonly string[]): Promise<Buffer> {
@@ -197,16 +203,46 @@ export class PeerLinks {
         const xfer = this.nextXfer++;
         const arrival = link.assembler.expectBuffer(xfer);
         arrival.catch(() => {}); // observed below; a failed request abandons it
-        await link.connection.request("object_fetch", { objectId, xfer }).catch((error: unknown) => {
-          link.assembler.abandon(xfer, error as Error);
-        });
-        return await arrival;
+        const watchdog = this.watchForStall(link, address, objectId, xfer);
+        try {
+          await link.connection.request("object_fetch", { objectId, xfer }).catch((error: unknown) => {
+            link.assembler.abandon(xfer, error as Error);
+          });
+          return await arrival;
+        } finally {
+          clearInterval(watchdog);
+        }
       } catch (error) {
         lastError = error as Error;
         this.log.debug({ objectId, address, err: lastError.message }, "fetch from location failed");
       }
     }
     throw lastError;
+  }
+
+  /**
+   * Fails the transfer, and closes the link, once its bytes stop coming for `stallMs`: a holder that is
+   * paused (SIGSTOP) or cut off keeps its connection open, and nothing else would ever end the fetch.
+   */
+  private watchForStall(link: PeerLink, address: string, objectId: string, xfer: number): NodeJS.Timeout {
+    let seen = 0;
+    let movedAtMs = performance.now();
+    const watchdog = setInterval(() => {
+      const received = link.assembler.received(xfer);
+      if (received === undefined) return clearInterval(watchdog);
+      if (received !== seen) {
+        seen = received;
+        movedAtMs = performance.now();
+        return;
+      }
+      if (performance.now() - movedAtMs < this.stallMs) return;
+      clearInterval(watchdog);
+      const error = new TimeoutError(`object ${objectId} from ${address}: no bytes arrived for ${this.stallMs} ms (${received} received)`);
+      link.assembler.abandon(xfer, error);
+      link.connection.close(error); // whatever else it carries is stuck too; the next fetch dials again
+    }, this.stallMs / 4);
+    watchdog.unref();
+    return watchdog;
   }
 
   /** Pushes an object to a node's store (large puts); resolves once the bytes are sent. */

@@ -1,10 +1,12 @@
-// Faults and hostile input on real processes: a node SIGKILLed mid-map, garbage on the head's port, a wrong token.
+// Faults and hostile input on real processes: a node SIGKILLed mid-map, an object's holder paused mid-read,
+// garbage on the head's port, a wrong token.
 
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { connect as netConnect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { AuthError, connect } from "../../src/client/index.js";
-import { slowSquare, square } from "./fixtures/tasks.js";
+import { digest, makeBuffer, slowSquare, square } from "./fixtures/tasks.js";
 import { startTestCluster, waitFor, type TestCluster } from "./helpers.js";
 
 describe("a node killed in the middle of a map", () => {
@@ -33,6 +35,36 @@ describe("a node killed in the middle of a map", () => {
     const status = await cluster.client.status();
     const survivor = status.nodes.find((node) => node.nodeId === cluster.local.nodes[0]!.nodeId);
     assert.equal(survivor?.state, "alive");
+  });
+});
+
+describe("the only holder of an object paused while another node reads it", () => {
+  let cluster: TestCluster;
+  before(async () => {
+    cluster = await startTestCluster({ nodes: [{ cpus: 1 }], heartbeatIntervalMs: 250, nodeTimeoutMs: 1_500 });
+  });
+  after(async () => {
+    cluster?.local.nodes[0]?.child.kill("SIGCONT");
+    await cluster?.stop();
+  });
+
+  test("the reader gives up on the stuck transfer, the object is rebuilt, and the task gets the exact value", { timeout: 60_000 }, async () => {
+    const { client, local } = cluster;
+    // Two large results made on the first node, the only one so far: each exists there alone.
+    const first = client.submit(makeBuffer, 2_000_000, 1);
+    const second = client.submit(makeBuffer, 2_000_000, 2);
+    const expected = createHash("sha256").update(await client.get(second)).digest("hex");
+    await client.get(first);
+    const reader = await local.addNode({ cpus: 1, labels: { host: "reader" } });
+    const onReader = digest.with({ labels: { host: "reader" } });
+    // The reader's worker fetches from the holder once, so its link to the holder is open when the holder stops.
+    assert.equal((await client.get(client.submit(onReader, first))).nodePid, reader.child.pid);
+    local.nodes[0]!.child.kill("SIGSTOP");
+    const pausedAtMs = performance.now();
+    const read = await client.get(client.submit(onReader, second));
+    assert.deepEqual(read, { sha256: expected, length: 2_000_000, nodePid: reader.child.pid });
+    const tookMs = performance.now() - pausedAtMs;
+    assert.ok(tookMs < 30_000, `took ${Math.round(tookMs)} ms`);
   });
 });
 
