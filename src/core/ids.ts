@@ -3,7 +3,7 @@
 /** A process-unique prefix plus a counter: cheap to mint on hot paths, unique across the cluster. */
 export class IdMinter {
   private counter = 0;
-  constructor(private readonly prefix: string) {}
+  constructor(readonly prefix: string) {}
   next(): string {
     this.counter += 1;
     return `${this.prefix}${this.counter.toString(36)}`;

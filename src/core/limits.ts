@@ -78,6 +78,13 @@ export const limits = {
    * to claim it; also how long a job outlives its client's lost connection.
    */
   orphanGraceMs: 30_000,
+  /**
+   * A dead node stays in the head's records (shown dead in status and the dashboard) this long, and at
+   * most deadNodesKeptMax of them; then it is forgotten, so node churn cannot grow the head for ever.
+   * A forgotten node that comes back is treated like a node a restarted head has never seen.
+   */
+  deadNodeRetentionMs: 10 * 60_000,
+  deadNodesKeptMax: 1_000,
   /** A client or node that gets no answer to a ping within this long treats the connection as dead. */
   pingTimeoutMs: 3_000,
   pingIntervalMs: 1_000,

@@ -18,6 +18,9 @@ export interface HeadConfig {
   tasksOutstandingPerCpuMax: number;
   /** How long work reported by nodes waits for its owner to claim it (after a head restart). */
   orphanGraceMs: number;
+  /** Dead nodes are forgotten after this long, or sooner beyond `deadNodesKeptMax` of them. */
+  deadNodeRetentionMs: number;
+  deadNodesKeptMax: number;
 }
 
 /**
@@ -48,6 +51,8 @@ export type HeadEffect =
   | { kind: "delete_on_node"; nodeId: string; objectId: string }
   | { kind: "client_result"; clientId: string; result: ClientResult }
   | { kind: "node_died"; nodeId: string }
+  /** A dead node's record is dropped for good: whatever else is kept per node can go too. */
+  | { kind: "node_forgotten"; nodeId: string }
   | { kind: "objects_lost"; clientId: string; objectId: string };
 
 /** waiting: for inputs; ready: queued; assigned: on a node; parked: its node could not fetch an input, retried shortly. */
@@ -135,6 +140,8 @@ export const defaultHeadConfig: HeadConfig = {
   tasksOutstandingPerCpuMin: limits.tasksOutstandingPerCpuMin,
   tasksOutstandingPerCpuMax: limits.tasksOutstandingPerCpuMax,
   orphanGraceMs: limits.orphanGraceMs,
+  deadNodeRetentionMs: limits.deadNodeRetentionMs,
+  deadNodesKeptMax: limits.deadNodesKeptMax,
 };
 
 /** A config whose per-node bound never adapts (scenarios and models reason about a fixed bound). */
@@ -146,5 +153,7 @@ export function fixedBoundConfig(nodeTimeoutMs: number, tasksOutstandingPerCpu: 
     tasksOutstandingPerCpuMin: tasksOutstandingPerCpu,
     tasksOutstandingPerCpuMax: tasksOutstandingPerCpu,
     orphanGraceMs: limits.orphanGraceMs,
+    deadNodeRetentionMs: limits.deadNodeRetentionMs,
+    deadNodesKeptMax: limits.deadNodesKeptMax,
   };
 }

@@ -333,6 +333,8 @@ class History {
         check(effect.clientId === this.tasks.get(effect.result.taskId)?.jobId, this.where, `result of ${effect.result.taskId} sent to ${effect.clientId}`);
         finished.add(effect.result.taskId);
         return this.checkResult(effect.result);
+      case "node_forgotten":
+        return;
       case "node_died":
         check(this.deathsExpected.delete(effect.nodeId), this.where, `node_died for ${effect.nodeId}, which the model keeps ${this.nodes.get(effect.nodeId)?.state}`);
         return;

@@ -17,7 +17,8 @@
 // what SHOULD happen, and the rewrite leaves it alone (delete the `# BUG` lines once it is fixed).
 //
 // Commands (ids are free words; time is a fake clock that starts at 0; randomness is seededRandom(1)):
-//   config timeout=1000 per-cpu=1      HeadConfig (these are the defaults; the per-node bound stays fixed,
+//   config timeout=1000 per-cpu=1 [dead-retention=600000] [dead-kept=1000]
+//                                      HeadConfig (these are the defaults; the per-node bound stays fixed,
 //                                      it does not adapt to run times); only before any other command
 //   node n1 cpus=2 gpu=1 zone=eu       node_joined: numeric values are resources, the others labels
 //   heard n1 | disconnect n1           node_heard / node_disconnected
@@ -155,6 +156,8 @@ class ScenarioInterpreter {
         assert(this.machineOrUndefined === undefined, "config must come before any other command");
         this.config = {
           ...fixedBoundConfig(args.number("timeout", this.config.nodeTimeoutMs), args.number("per-cpu", this.config.tasksOutstandingPerCpu)),
+          deadNodeRetentionMs: args.number("dead-retention", this.config.deadNodeRetentionMs),
+          deadNodesKeptMax: args.number("dead-kept", this.config.deadNodesKeptMax),
         };
         return [];
       case "nodes":
@@ -303,6 +306,8 @@ export function formatEffect(effect: HeadEffect): string {
       return `result ${effect.clientId} ${formatClientResult(effect.result)}`;
     case "node_died":
       return `died ${effect.nodeId}`;
+    case "node_forgotten":
+      return `forgot ${effect.nodeId}`;
     case "objects_lost":
       return `lost ${effect.clientId} ${effect.objectId}`;
     default:

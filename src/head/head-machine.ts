@@ -45,6 +45,8 @@ export class HeadMachine {
   private readonly readyQueue = new ReadyQueue<TaskRecord>();
   readonly objects = new ObjectDirectory();
   private readonly orphans: OrphanLedger;
+  /** Dead nodes in the order they died, until they are forgotten. */
+  private deadNodes: Array<{ nodeId: string; diedAtMs: number }> = [];
   /** Reclaimed objects whose holders have not rejoined yet, and when to give up on them (then: lost). */
   private awaitingHolders: Array<{ entry: ObjectEntry; untilMs: number }> = [];
   /** Tasks waiting out a short delay before another try at fetching their inputs, with when to retry. */
@@ -70,6 +72,7 @@ export class HeadMachine {
         if (this.orphans.size > 0) this.expireOrphans();
         if (this.parked.length > 0) this.unpark();
         if (this.awaitingHolders.length > 0) this.giveUpOnHolders();
+        if (this.deadNodes.length > 0) this.forgetDeadNodes();
         break;
       case "node_joined":
         this.nodeJoined(event);
@@ -295,6 +298,7 @@ export class HeadMachine {
     const node = this.nodes.get(nodeId);
     if (node === undefined) return;
     node.state = "dead";
+    this.deadNodes.push({ nodeId, diedAtMs: this.nowMs });
     this.effects.push({ kind: "node_died", nodeId });
     const orphans = [...node.tasks];
     node.tasks.clear();
@@ -312,6 +316,23 @@ export class HeadMachine {
     for (const lost of this.objects.dropNode(nodeId)) this.objectLost(lost);
     this.orphans.dropNode(nodeId);
     this.scheduleNeeded = true;
+  }
+
+  /** Drops the records of nodes dead longer than the retention, oldest first, and beyond the number kept. */
+  private forgetDeadNodes(): void {
+    const { deadNodeRetentionMs, deadNodesKeptMax } = this.config;
+    let forgotten = 0;
+    for (const { nodeId, diedAtMs } of this.deadNodes) {
+      const kept = this.deadNodes.length - forgotten;
+      if (kept <= deadNodesKeptMax && this.nowMs - diedAtMs < deadNodeRetentionMs) break;
+      forgotten += 1;
+      if (this.membership.stateOf(nodeId) !== "dead") continue; // forgotten already, or a new member under that id
+      this.nodes.delete(nodeId);
+      this.membership.forget(nodeId);
+      this.nodesListed = undefined;
+      this.effects.push({ kind: "node_forgotten", nodeId });
+    }
+    if (forgotten > 0) this.deadNodes = this.deadNodes.slice(forgotten);
   }
 
   /** Every copy is gone: the object is pending again and its owner rebuilds it (lineage) or gives up on it. */

@@ -251,10 +251,12 @@ export class HeadRuntime {
   }
 
   private registerNode(connection: Connection, request: Extract<Request, { kind: "node_register" }>): NodeSession {
-    // A node this head knows alive keeps its id; one it declared dead joins as a new member; one it has never
-    // seen (this head restarted) keeps its id, so the work it reports can be matched to its owners.
+    // A node this head knows alive keeps its id; one it declared dead joins as a new member, and so does one
+    // with an id this head minted but no longer knows (dead, then forgotten); one it has never seen (an id
+    // from an earlier head: this head restarted) keeps its id, so the work it reports can be matched to its owners.
     const known = request.nodeId === undefined ? undefined : this.machine.nodeState(request.nodeId);
-    const keepId = request.nodeId !== undefined && known !== "dead";
+    const forgotten = known === undefined && request.nodeId?.startsWith(this.nodeIds.prefix) === true;
+    const keepId = request.nodeId !== undefined && known !== "dead" && !forgotten;
     const nodeId = keepId ? (request.nodeId as string) : this.newNodeId();
     this.nodeSessions.get(nodeId)?.connection.close();
     const session: NodeSession = { nodeId, connection, objectsBytes: 0, hostname: request.hostname };
@@ -588,6 +590,9 @@ export class HeadRuntime {
           break;
         case "node_died":
           this.nodeDied(effect.nodeId);
+          break;
+        case "node_forgotten":
+          this.nodeStates.delete(effect.nodeId);
           break;
         case "objects_lost":
           pushTo(lost, effect.clientId, effect.objectId);

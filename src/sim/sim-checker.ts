@@ -216,6 +216,8 @@ export class SimChecker {
         case "node_died":
           this.nodeDied(effect.nodeId);
           break;
+        case "node_forgotten":
+          break;
         case "objects_lost":
           this.objectLost(effect.clientId, effect.objectId);
           break;

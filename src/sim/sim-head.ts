@@ -24,6 +24,8 @@ export interface HeadCounters {
   heartbeats: number;
   newMembers: number;
   rejoinsSameId: number;
+  /** Dead nodes the head dropped from its records. */
+  nodesForgotten: number;
   /** Messages from a connection the head had closed, still handed to the machine (which must fence them). */
   messagesAfterClose: number;
   assignmentsUndeliverable: number;
@@ -55,6 +57,7 @@ export class SimHead {
     heartbeats: 0,
     newMembers: 0,
     rejoinsSameId: 0,
+    nodesForgotten: 0,
     messagesAfterClose: 0,
     assignmentsUndeliverable: 0,
   };
@@ -108,13 +111,13 @@ export class SimHead {
   }
 
   /**
-   * As head-runtime: a node the head knows alive keeps its id; one it declared dead joins as a new member;
-   * one it never saw (a restarted head; never here) keeps its id.
+   * As head-runtime: a node the head knows alive keeps its id; one it declared dead joins as a new member,
+   * as does one it minted and forgot (every id here is minted by this head: it never restarts).
    */
   private register(connection: SimConnection, message: NodeToHead & { kind: "register" }): void {
     const world = this.world;
     const known = message.nodeId === undefined ? undefined : world.machine.nodeState(message.nodeId);
-    const keep = message.nodeId !== undefined && known !== "dead";
+    const keep = message.nodeId !== undefined && known !== undefined && known !== "dead";
     const nodeId = keep ? (message.nodeId as string) : this.mintId(connection.slot);
     if (keep) this.counters.rejoinsSameId += 1;
     else this.counters.newMembers += 1;
@@ -193,6 +196,10 @@ export class SimHead {
         case "node_died":
           trace.record(nowMs, `X ${effect.nodeId}`);
           this.close(effect.nodeId, "declared dead");
+          break;
+        case "node_forgotten":
+          trace.record(nowMs, `F ${effect.nodeId}`);
+          this.counters.nodesForgotten += 1;
           break;
         case "objects_lost": {
           trace.record(nowMs, `L ${effect.clientId} ${effect.objectId}`);

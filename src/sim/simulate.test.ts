@@ -75,6 +75,21 @@ describe("many seeds: 50 nodes, 2,000 tasks, crashes, pauses, partitions and dis
   });
 });
 
+describe("dead nodes forgotten within a second, or at once", () => {
+  const seeds = seedsToRun(Array.from({ length: 20 }, (_, index) => 100 + index));
+
+  // The checker fails a run in which a node declared dead is ever alive again under its id.
+  test(`${seeds.length} seeds pass every invariant`, (t: TestContext) => {
+    const all: SimStats[] = [];
+    for (const seed of seeds) {
+      all.push(run({ seed, nodes: 20, tasks: 1_500, faults: smallFaults, cancels: 5, head: { deadNodeRetentionMs: 300 + (seed % 3) * 400, deadNodesKeptMax: seed % 3 } }).stats);
+    }
+    const forgotten = sum(all, (stats) => stats.nodesForgotten);
+    t.diagnostic(`${forgotten} of ${sum(all, (stats) => stats.nodeDeaths)} dead nodes forgotten`);
+    assert.ok(forgotten >= seeds.length * 2, `only ${forgotten} dead nodes were forgotten`);
+  });
+});
+
 describe("the big one", () => {
   const [seed = 1] = seedsToRun([1]);
 

@@ -52,6 +52,7 @@ export interface SimStats {
   nodeDeaths: number;
   newMembers: number;
   rejoinsSameId: number;
+  nodesForgotten: number;
   heartbeats: number;
   messagesSent: number;
   messagesDropped: number;
@@ -188,6 +189,7 @@ export function simulate(options: SimulateOptions): SimulationResult {
     nodeDeaths: counts.nodeDeaths,
     newMembers: cluster.head.counters.newMembers,
     rejoinsSameId: cluster.head.counters.rejoinsSameId,
+    nodesForgotten: cluster.head.counters.nodesForgotten,
     heartbeats: cluster.head.counters.heartbeats,
     messagesSent: cluster.network.messagesSent,
     messagesDropped: cluster.network.messagesDropped,
