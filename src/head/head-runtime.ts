@@ -632,7 +632,7 @@ export class HeadRuntime {
   private nodeDied(nodeId: string): void {
     this.options.log.warn({ nodeId }, "node declared dead");
     this.observer.event("node_dead", `node ${nodeId} was declared dead`, { nodeId });
-    // A dead node never comes back under its id: its 1.3 MB of series rings would otherwise pile up with churn.
+    // A dead node never comes back under its id: its series (up to 450 KB) would otherwise pile up with churn.
     this.observer.forgetNode(nodeId);
     this.nodeStates.set(nodeId, "dead");
     const session = this.nodeSessions.get(nodeId);

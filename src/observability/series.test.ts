@@ -1,24 +1,27 @@
-// Tests of SeriesRing and NodeSeries: wraparound, exact minute aggregates, reads since a time, resolution choice, memory.
+// Tests of SeriesRing and NodeSeries: wraparound, exact minute aggregates, reads since a time, resolution choice, memory growth.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { nodeSeriesNames, type NodeSample } from "./api-types.js";
-import { NodeSeries, SeriesRing, nodeSeriesBytes, seriesBytesForNodes, seriesRingBytes } from "./series.js";
+import type { NodeSample } from "./api-types.js";
+import { NodeSeries, SeriesRing, nodeSeriesBytesMax } from "./series.js";
 
 const minuteMs = 60_000;
 /** A minute-aligned epoch time, so minute boundaries in the tests are easy to read. */
 const t0 = 1_700_000_040_000;
 
-test("memory is fixed and known: bytes per series, per node, for 100 nodes", () => {
-  assert.equal(seriesRingBytes, (3_600 * 2 + 1_440 * 4) * 8);
-  assert.equal(seriesRingBytes, 103_680);
-  assert.equal(new SeriesRing().bytes, seriesRingBytes);
-  assert.equal(nodeSeriesBytes, 103_680 * nodeSeriesNames.length);
-  assert.equal(nodeSeriesBytes, 1_347_840);
-  assert.equal(new NodeSeries("n-1").bytes, nodeSeriesBytes);
-  assert.equal(seriesBytesForNodes(100), 134_784_000);
-  assert.equal(new SeriesRing({ finePoints: 10, coarsePoints: 5 }).bytes, (10 * 2 + 5 * 4) * 8);
+test("memory grows with the points held, from a few KiB to a known bound: 452,576 bytes per node", () => {
+  assert.equal(nodeSeriesBytesMax, 3_600 * (8 + 13 * 4) + 1_440 * (8 + 13 * 3 * 4) + 13 * 4 * 8);
+  assert.equal(nodeSeriesBytesMax, 452_576);
+  const node = new NodeSeries("n-1");
+  assert.ok(node.bytes < 16 * 1024, `a new node holds ${node.bytes} bytes`);
+  // A day and an hour of samples, one a second: both tiers full.
+  let t = t0;
+  for (let second = 0; second < 25 * 3_600; second += 1) node.push(sample((t += 1_000), second % 100));
+  assert.equal(node.bytes, nodeSeriesBytesMax);
+  assert.equal(node.read("cpuPercent", undefined, "1s").t.length, 3_600);
+  assert.equal(node.read("cpuPercent", undefined, "1m").t.length, 1_440);
+  assert.equal(new SeriesRing({ finePoints: 10, coarsePoints: 5 }).bytes, 10 * (8 + 4) + 5 * (8 + 3 * 4) + 4 * 8);
 });
 
 test("the fine tier wraps around, keeping the newest points in order", () => {
@@ -67,7 +70,8 @@ test("minute averages match a reference for any sequence of points", () => {
       const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
       assert.deepEqual(ring.readEnvelope(undefined, "1m"), {
         t: closed.map(([minute]) => minute),
-        v: closed.map(([, values]) => sum(values) / values.length),
+        // Values are kept as Float32: the exact figure, rounded once to the nearest float32.
+        v: closed.map(([, values]) => Math.fround(sum(values) / values.length)),
         min: closed.map(([, values]) => Math.min(...values)),
         max: closed.map(([, values]) => Math.max(...values)),
       });

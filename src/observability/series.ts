@@ -1,4 +1,4 @@
-// Fixed-memory time series for the head: a ring of recent points plus a coarser ring of minute aggregates.
+// Bounded-memory time series for the head: a ring of recent points plus a coarser ring of minute aggregates.
 //
 // Tiers (defaults): the fine tier keeps the last 3,600 pushed points (one hour at the nodes' 1 s sample
 // rate); the coarse tier keeps 1,440 completed minutes (one day), each with the average, minimum and
@@ -7,15 +7,15 @@
 // the coarse tier when the first point of a later minute arrives: minutes are never partial, so a point
 // once read never changes, and polling with `sinceMs` = the last time seen returns only new points.
 //
-// Memory: every ring is one ArrayBuffer of Float64 columns, allocated up front and never grown:
-//   fine   3,600 points x 2 columns (t, v)            x 8 bytes =  57,600 bytes
-//   coarse 1,440 points x 4 columns (t, avg, min, max) x 8 bytes =  46,080 bytes
-//   one series                                                  = 103,680 bytes (seriesRingBytes)
-//   one node: 13 series (nodeSeriesNames)                       = 1,347,840 bytes (nodeSeriesBytes)
-//   100 nodes                                                   = 134,784,000 bytes, about 128.5 MiB
-// plus a few hundred bytes of object headers per ring and each node's latest NodeSample (whose arrays
-// the protocol bounds). Levers if that is too much: share one time column per node (-31%), or Float32
-// values (-31%). The sizes below belong in core/limits.ts; they are here until that file can take them.
+// A SeriesTable holds several series pushed together (one node's metrics): one time column (Float64)
+// shared by all of them, and a Float32 value column each (7 significant digits: a chart's precision,
+// ~600 bytes at 10 GB). Rings start small and double as points arrive, up to their capacity, so a node
+// costs memory in proportion to how long it has reported, up to:
+//   fine   3,600 rows x (8 + 13 x 4) bytes                 = 216,000 bytes
+//   coarse 1,440 rows x (8 + 13 x 3 x 4) bytes             = 236,160 bytes
+//   the open minute's accumulators, 13 x 4 x 8 bytes       =     416 bytes
+//   one node, full (nodeSeriesBytesMax)                    = 452,576 bytes; 1,000 nodes ~432 MiB
+// (it was 1,347,840 per node, allocated at join, with a time column per series and Float64 values).
 
 import { assert } from "../core/assert.js";
 import { nodeSeriesNames, type NodeSample, type NodeSeriesName, type Series } from "./api-types.js";
@@ -25,21 +25,20 @@ export const seriesFinePoints = 3_600;
 /** Minutes in the coarse tier: a day, enough to see a daily pattern or last night's failure. */
 export const seriesCoarsePoints = 1_440;
 export const seriesCoarseStepMs = 60_000;
+/** Rows a ring starts with (a minute of samples); it doubles from there. */
+const initialRows = 64;
 
-const float64Bytes = Float64Array.BYTES_PER_ELEMENT;
-/** Typed-array bytes of one SeriesRing at the default sizes. */
-export const seriesRingBytes = ringBytes(seriesFinePoints, seriesCoarsePoints);
-/** Typed-array bytes of one node's series (every name in nodeSeriesNames). */
-export const nodeSeriesBytes = seriesRingBytes * nodeSeriesNames.length;
+const timeBytes = Float64Array.BYTES_PER_ELEMENT;
+const valueBytes = Float32Array.BYTES_PER_ELEMENT;
 
-/** Typed-array bytes the head holds for `nodeCount` nodes at the default sizes. */
-export function seriesBytesForNodes(nodeCount: number): number {
-  return nodeSeriesBytes * nodeCount;
+/** Typed-array bytes of a full table of `width` series at the default sizes. */
+export function seriesTableBytesMax(width: number): number {
+  const accumulators = width * 4 * Float64Array.BYTES_PER_ELEMENT; // the open minute's sums, averages, minima, maxima
+  return seriesFinePoints * (timeBytes + width * valueBytes) + seriesCoarsePoints * (timeBytes + 3 * width * valueBytes) + accumulators;
 }
 
-function ringBytes(finePoints: number, coarsePoints: number): number {
-  return (finePoints * 2 + coarsePoints * 4) * float64Bytes;
-}
+/** Typed-array bytes of one node's series once full (every name in nodeSeriesNames). */
+export const nodeSeriesBytesMax = seriesTableBytesMax(nodeSeriesNames.length);
 
 export type SeriesResolution = "1s" | "1m" | "auto";
 
@@ -55,33 +54,53 @@ export interface SeriesRingOptions {
   coarseStepMs?: number;
 }
 
-/** A fixed-capacity ring of rows of Float64 columns (column 0 is time, strictly increasing). */
+/**
+ * Rows of a time (strictly increasing) and `width` values, oldest first. Grows by doubling up to
+ * `capacity`; then each push overwrites the oldest row.
+ */
 class Ring {
+  private times: Float64Array;
+  /** Row-major: row r's values at r * width .. r * width + width - 1. */
+  private values: Float32Array;
   private start = 0;
   private count = 0;
 
   constructor(
     private readonly capacity: number,
-    private readonly columns: readonly Float64Array[],
-  ) {}
+    private readonly width: number,
+  ) {
+    const rows = Math.min(capacity, initialRows);
+    this.times = new Float64Array(rows);
+    this.values = new Float32Array(rows * width);
+  }
 
   get length(): number {
     return this.count;
   }
 
-  /** Appends a row; returns the time of the row it overwrote, if the ring was full. */
-  push(row: readonly number[]): number | undefined {
-    const full = this.count === this.capacity;
-    const dropped = full ? this.at(0, 0) : undefined;
-    const slot = (this.start + this.count) % this.capacity;
-    for (let column = 0; column < this.columns.length; column += 1) this.column(column)[slot] = row[column] ?? 0;
-    if (full) this.start = (this.start + 1) % this.capacity;
+  get bytes(): number {
+    return this.times.byteLength + this.values.byteLength;
+  }
+
+  /** Appends a row (its values from `row` at `offset`..); returns the time of the row it overwrote, if any. */
+  push(tMs: number, row: ArrayLike<number>, offset = 0): number | undefined {
+    if (this.count === this.times.length && this.count < this.capacity) this.grow();
+    const full = this.count === this.times.length;
+    const dropped = full ? this.time(0) : undefined;
+    const slot = (this.start + this.count) % this.times.length;
+    this.times[slot] = tMs;
+    for (let column = 0; column < this.width; column += 1) this.values[slot * this.width + column] = row[offset + column] ?? 0;
+    if (full) this.start = (this.start + 1) % this.times.length;
     else this.count += 1;
     return dropped;
   }
 
-  at(column: number, index: number): number {
-    return this.column(column)[(this.start + index) % this.capacity] ?? 0;
+  time(index: number): number {
+    return this.times[(this.start + index) % this.times.length] ?? 0;
+  }
+
+  value(index: number, column: number): number {
+    return this.values[((this.start + index) % this.times.length) * this.width + column] ?? 0;
   }
 
   /** Index of the first row with time > sinceMs (binary search: times increase). */
@@ -90,106 +109,131 @@ class Ring {
     let high = this.count;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (this.at(0, middle) > sinceMs) high = middle;
+      if (this.time(middle) > sinceMs) high = middle;
       else low = middle + 1;
     }
     return low;
   }
 
-  /** Rows with time > sinceMs, as one array per requested column. */
-  readAfter(sinceMs: number, columns: readonly number[]): number[][] {
+  /** Rows with time > sinceMs: their times, and one array per requested value column. */
+  readAfter(sinceMs: number, columns: readonly number[]): { t: number[]; columns: number[][] } {
     const first = this.firstAfter(sinceMs);
-    return columns.map((column) => {
-      const values: number[] = new Array<number>(this.count - first);
-      for (let index = first; index < this.count; index += 1) values[index - first] = this.at(column, index);
-      return values;
-    });
+    const rows = this.count - first;
+    const t: number[] = new Array<number>(rows);
+    for (let index = 0; index < rows; index += 1) t[index] = this.time(first + index);
+    return {
+      t,
+      columns: columns.map((column) => {
+        const values: number[] = new Array<number>(rows);
+        for (let index = 0; index < rows; index += 1) values[index] = this.value(first + index, column);
+        return values;
+      }),
+    };
   }
 
-  private column(index: number): Float64Array {
-    const column = this.columns[index];
-    assert(column !== undefined, `ring has column ${index}`);
-    return column;
+  /** Doubles the rows (up to the capacity), oldest row first again. */
+  private grow(): void {
+    const rows = Math.min(this.capacity, this.times.length * 2);
+    const times = new Float64Array(rows);
+    const values = new Float32Array(rows * this.width);
+    for (let index = 0; index < this.count; index += 1) {
+      const from = (this.start + index) % this.times.length;
+      times[index] = this.times[from] ?? 0;
+      values.set(this.values.subarray(from * this.width, (from + 1) * this.width), index * this.width);
+    }
+    this.times = times;
+    this.values = values;
+    this.start = 0;
   }
 }
 
-/** One metric of one node over time: an hour of raw points, a day of minute aggregates, in fixed memory. */
-export class SeriesRing {
-  /** Bytes of the typed arrays behind this ring (exact; object headers excluded). */
-  readonly bytes: number;
+/**
+ * Series pushed together, at the same times: an hour of raw points and a day of minute aggregates each,
+ * in bounded memory. Column i of a push is series i.
+ */
+export class SeriesTable {
   private readonly fine: Ring;
+  /** Per series: average, minimum, maximum (columns 3i, 3i + 1, 3i + 2). */
   private readonly coarse: Ring;
   private readonly coarseStepMs: number;
   private lastTMs = -Infinity;
   /** Time of the newest point the fine tier has dropped: reads since before it need the coarse tier. */
   private fineDroppedUntilMs = -Infinity;
   private minuteStartMs = NaN;
-  private minuteSum = 0;
   private minuteCount = 0;
-  private minuteMin = Infinity;
-  private minuteMax = -Infinity;
+  private readonly minuteSums: Float64Array;
+  /** The minute's aggregates as the coarse row takes them: average, minimum, maximum per series. */
+  private readonly minuteRow: Float64Array;
 
-  constructor(options: SeriesRingOptions = {}) {
+  constructor(
+    readonly width: number,
+    options: SeriesRingOptions = {},
+  ) {
     const finePoints = options.finePoints ?? seriesFinePoints;
     const coarsePoints = options.coarsePoints ?? seriesCoarsePoints;
     this.coarseStepMs = options.coarseStepMs ?? seriesCoarseStepMs;
+    assert(Number.isInteger(width) && width > 0, "a table has at least one series");
     assert(Number.isInteger(finePoints) && finePoints > 0, "finePoints is a positive integer");
     assert(Number.isInteger(coarsePoints) && coarsePoints > 0, "coarsePoints is a positive integer");
     assert(Number.isInteger(this.coarseStepMs) && this.coarseStepMs > 0, "coarseStepMs is a positive integer");
-    const buffer = new ArrayBuffer(ringBytes(finePoints, coarsePoints));
-    const column = (index: number, length: number, offsetPoints: number): Float64Array =>
-      new Float64Array(buffer, (offsetPoints + index * length) * float64Bytes, length);
-    this.fine = new Ring(finePoints, [column(0, finePoints, 0), column(1, finePoints, 0)]);
-    const coarseOffset = finePoints * 2;
-    this.coarse = new Ring(
-      coarsePoints,
-      [0, 1, 2, 3].map((index) => column(index, coarsePoints, coarseOffset)),
-    );
-    this.bytes = buffer.byteLength;
+    this.fine = new Ring(finePoints, width);
+    this.coarse = new Ring(coarsePoints, width * 3);
+    this.minuteSums = new Float64Array(width);
+    this.minuteRow = new Float64Array(width * 3);
+    this.resetMinute();
+  }
+
+  /** Typed-array bytes held now (object headers excluded). */
+  get bytes(): number {
+    return this.fine.bytes + this.coarse.bytes + this.minuteSums.byteLength + this.minuteRow.byteLength;
+  }
+
+  /** Points in the fine tier and completed minutes in the coarse tier. */
+  get lengths(): { fine: number; coarse: number } {
+    return { fine: this.fine.length, coarse: this.coarse.length };
   }
 
   /**
-   * Adds a point. Returns false, storing nothing, when tMs is not after the last point's time (a node's
-   * wall clock stepped back, or a duplicate): series stay ordered, and the caller may count such drops.
+   * Adds a point to every series (`values[i]` to series i). Returns false, storing nothing, when tMs is
+   * not after the last point's time (a node's wall clock stepped back, or a duplicate): series stay ordered.
    */
-  push(tMs: number, value: number): boolean {
-    assert(Number.isFinite(tMs) && Number.isFinite(value), `series point is finite (t ${tMs}, v ${value})`);
+  push(tMs: number, values: ArrayLike<number>): boolean {
+    assert(Number.isFinite(tMs), `series time is finite (${tMs})`);
+    for (let column = 0; column < this.width; column += 1) {
+      const value = values[column];
+      assert(value !== undefined && Number.isFinite(value), `series point is finite (t ${tMs}, series ${column}: ${value})`);
+    }
     if (tMs <= this.lastTMs) return false;
     this.lastTMs = tMs;
-    const dropped = this.fine.push([tMs, value]);
+    const dropped = this.fine.push(tMs, values);
     if (dropped !== undefined) this.fineDroppedUntilMs = dropped;
     const minuteStartMs = Math.floor(tMs / this.coarseStepMs) * this.coarseStepMs;
     if (minuteStartMs !== this.minuteStartMs) {
       this.closeMinute();
       this.minuteStartMs = minuteStartMs;
     }
-    this.minuteSum += value;
     this.minuteCount += 1;
-    this.minuteMin = Math.min(this.minuteMin, value);
-    this.minuteMax = Math.max(this.minuteMax, value);
+    for (let column = 0; column < this.width; column += 1) {
+      const value = values[column] as number;
+      this.minuteSums[column] = (this.minuteSums[column] ?? 0) + value;
+      this.minuteRow[column * 3 + 1] = Math.min(this.minuteRow[column * 3 + 1] ?? Infinity, value);
+      this.minuteRow[column * 3 + 2] = Math.max(this.minuteRow[column * 3 + 2] ?? -Infinity, value);
+    }
     return true;
   }
 
-  /** Points after sinceMs (all when undefined), oldest first. "auto" is 1 s when the fine tier still holds every such point. */
-  read(sinceMs?: number, resolution: SeriesResolution = "auto"): Series {
-    const { t, v } = this.readEnvelope(sinceMs, resolution);
-    return { t, v };
-  }
-
-  /** Like read, with each point's minimum and maximum (minute tier), or the value itself (1 s tier). */
-  readEnvelope(sinceMs?: number, resolution: SeriesResolution = "auto"): SeriesEnvelope {
+  /** Series `column`'s points after sinceMs (all when undefined), oldest first, with min and max. */
+  readEnvelope(column: number, sinceMs?: number, resolution: SeriesResolution = "auto"): SeriesEnvelope {
+    assert(Number.isInteger(column) && column >= 0 && column < this.width, `series ${column} of ${this.width}`);
     const since = sinceMs ?? -Infinity;
     if (this.resolve(since, resolution) === "1s") {
-      const [t = [], v = []] = this.fine.readAfter(since, [0, 1]);
+      const { t, columns } = this.fine.readAfter(since, [column]);
+      const v = columns[0] ?? [];
       return { t, v, min: v, max: v };
     }
-    const [t = [], v = [], min = [], max = []] = this.coarse.readAfter(since, [0, 1, 2, 3]);
+    const { t, columns } = this.coarse.readAfter(since, [column * 3, column * 3 + 1, column * 3 + 2]);
+    const [v = [], min = [], max = []] = columns;
     return { t, v, min, max };
-  }
-
-  /** Points in the fine tier and completed minutes in the coarse tier. */
-  get lengths(): { fine: number; coarse: number } {
-    return { fine: this.fine.length, coarse: this.coarse.length };
   }
 
   private resolve(sinceMs: number, resolution: SeriesResolution): "1s" | "1m" {
@@ -198,36 +242,82 @@ export class SeriesRing {
   }
 
   private closeMinute(): void {
-    if (this.minuteCount === 0) return;
-    this.coarse.push([this.minuteStartMs, this.minuteSum / this.minuteCount, this.minuteMin, this.minuteMax]);
-    this.minuteSum = 0;
+    if (this.minuteCount > 0) {
+      for (let column = 0; column < this.width; column += 1) this.minuteRow[column * 3] = (this.minuteSums[column] ?? 0) / this.minuteCount;
+      this.coarse.push(this.minuteStartMs, this.minuteRow);
+    }
+    this.resetMinute();
+  }
+
+  private resetMinute(): void {
     this.minuteCount = 0;
-    this.minuteMin = Infinity;
-    this.minuteMax = -Infinity;
+    this.minuteSums.fill(0);
+    for (let column = 0; column < this.width; column += 1) {
+      this.minuteRow[column * 3 + 1] = Infinity;
+      this.minuteRow[column * 3 + 2] = -Infinity;
+    }
   }
 }
 
-/** One node's series at the head: a ring per name in nodeSeriesNames, and the latest full sample. */
+/** One metric over time (the cluster's throughput): a table of one series. */
+export class SeriesRing {
+  private readonly table: SeriesTable;
+  private readonly point = new Float64Array(1);
+
+  constructor(options: SeriesRingOptions = {}) {
+    this.table = new SeriesTable(1, options);
+  }
+
+  get bytes(): number {
+    return this.table.bytes;
+  }
+
+  get lengths(): { fine: number; coarse: number } {
+    return this.table.lengths;
+  }
+
+  /** Adds a point; false (nothing stored) when tMs is not after the last point's time. */
+  push(tMs: number, value: number): boolean {
+    this.point[0] = value;
+    return this.table.push(tMs, this.point);
+  }
+
+  /** Points after sinceMs (all when undefined), oldest first. "auto" is 1 s when the fine tier still holds every such point. */
+  read(sinceMs?: number, resolution: SeriesResolution = "auto"): Series {
+    const { t, v } = this.table.readEnvelope(0, sinceMs, resolution);
+    return { t, v };
+  }
+
+  /** Like read, with each point's minimum and maximum (minute tier), or the value itself (1 s tier). */
+  readEnvelope(sinceMs?: number, resolution: SeriesResolution = "auto"): SeriesEnvelope {
+    return this.table.readEnvelope(0, sinceMs, resolution);
+  }
+}
+
+const columnOf = new Map<NodeSeriesName, number>(nodeSeriesNames.map((name, index) => [name, index]));
+
+/** One node's series at the head: one table of every name in nodeSeriesNames, and the latest full sample. */
 export class NodeSeries {
-  /** Typed-array bytes of all this node's rings. */
-  readonly bytes: number;
-  private readonly rings: ReadonlyMap<NodeSeriesName, SeriesRing>;
+  private readonly table: SeriesTable;
+  private readonly row = new Float64Array(nodeSeriesNames.length);
   private latestSample: NodeSample | undefined;
 
   constructor(
     readonly nodeId: string,
     options: SeriesRingOptions = {},
   ) {
-    this.rings = new Map(nodeSeriesNames.map((name) => [name, new SeriesRing(options)]));
-    let bytes = 0;
-    for (const ring of this.rings.values()) bytes += ring.bytes;
-    this.bytes = bytes;
+    this.table = new SeriesTable(nodeSeriesNames.length, options);
+  }
+
+  /** Typed-array bytes of this node's series now (they grow to nodeSeriesBytesMax). */
+  get bytes(): number {
+    return this.table.bytes;
   }
 
   /** Records a sample; returns false (keeping the previous latest) when its time is not after the last one. */
   push(sample: NodeSample): boolean {
-    let accepted = true;
-    for (const [name, ring] of this.rings) accepted = ring.push(sample.tMs, sample[name]) && accepted;
+    nodeSeriesNames.forEach((name, index) => (this.row[index] = sample[name]));
+    const accepted = this.table.push(sample.tMs, this.row);
     if (accepted) this.latestSample = sample;
     return accepted;
   }
@@ -237,16 +327,13 @@ export class NodeSeries {
   }
 
   read(name: NodeSeriesName, sinceMs?: number, resolution: SeriesResolution = "auto"): Series {
-    return this.ring(name).read(sinceMs, resolution);
+    const { t, v } = this.readEnvelope(name, sinceMs, resolution);
+    return { t, v };
   }
 
   readEnvelope(name: NodeSeriesName, sinceMs?: number, resolution: SeriesResolution = "auto"): SeriesEnvelope {
-    return this.ring(name).readEnvelope(sinceMs, resolution);
-  }
-
-  private ring(name: NodeSeriesName): SeriesRing {
-    const ring = this.rings.get(name);
-    assert(ring !== undefined, `node series has a ring for ${name}`);
-    return ring;
+    const column = columnOf.get(name);
+    assert(column !== undefined, `node series has a column for ${name}`);
+    return this.table.readEnvelope(column, sinceMs, resolution);
   }
 }
