@@ -56,4 +56,8 @@ async function loadAlertRules(path: string): Promise<AlertRule[]> {
 }
 
 export { checkToken, loadOrCreateToken } from "./token.js";
-export { HighAvailabilityHead } from "./high-availability.js";
+
+/** The high-availability head and its etcd client, loaded only when asked for (`--store etcd://`). */
+export async function loadHighAvailabilityHead() {
+  return (await import("./high-availability.js")).HighAvailabilityHead;
+}
