@@ -328,7 +328,8 @@ export class NodeRuntime {
         resultPath: this.store.newPath(),
       };
       const readingInputs = task.inputs.some((input) => input.kind === "object");
-      this.localQueue.push({ pooled: { task, timeoutMs: assignment.timeoutMs, readingInputs }, assignment });
+      const cpus = assignment.demand["cpus"] ?? 1;
+      this.localQueue.push({ pooled: { task, cpus, timeoutMs: assignment.timeoutMs, readingInputs }, assignment });
       this.pump();
     } catch (error) {
       this.reportUnprepared(assignment, error as Error);
@@ -356,19 +357,28 @@ export class NodeRuntime {
   }
 
   /**
-   * Hands queued tasks to workers. Tiny tasks are pipelined (a worker holds several, so it never waits
-   * for the next IPC round trip); longer ones go only to idle workers, so no task waits behind another
-   * while a worker is free.
+   * Hands queued tasks to workers, in order. Tiny tasks are pipelined (a worker holds several, so it never
+   * waits for the next IPC round trip); longer ones go only to idle workers, so no task waits behind
+   * another while a worker is free. The cpus tasks ask for are honoured here (the head only bounds how
+   * many tasks a node holds): a task starts only when the node has that many cpus free, and none
+   * overtakes it meanwhile, so a task asking for several cpus is never starved by small ones.
    */
   private pump(): void {
     const pool = this.pool;
     if (pool === undefined) return;
     const depth = (this.runMsAverage ?? Infinity) < limits.workerPipelineRunMsMax ? limits.workerPipelineMax : 1;
+    // More workers than cpus (--workers) is a request for that many tasks at once: each counts as a cpu.
+    const cpusTotal = Math.max(this.options.resources["cpus"] ?? 0, pool.size);
     while (this.localQueue.length > 0) {
       const room = pool.roomInLeastBusy(depth);
       if (room === 0) return;
-      const share = Math.ceil(this.localQueue.length / pool.size);
-      const batch = this.localQueue.splice(0, Math.min(room, share));
+      const cpus = (this.localQueue[0] as LocalTask).pooled.cpus;
+      if (!pool.fitsCpus(cpus, cpusTotal)) return;
+      // A batch holds tasks asking for the same cpus as the first, so the check above covers all of it.
+      const share = Math.min(room, Math.ceil(this.localQueue.length / pool.size));
+      let count = 1;
+      while (count < share && this.localQueue[count]?.pooled.cpus === cpus) count += 1;
+      const batch = this.localQueue.splice(0, count);
       if (!pool.dispatch(batch.map((local) => local.pooled))) {
         this.localQueue.unshift(...batch);
         return;

@@ -15,6 +15,8 @@ export type PoolOutcome =
 
 export interface PooledTask {
   task: WorkerTask;
+  /** The cpus the task asked for: while it runs, the node counts that many of its cpus busy. */
+  cpus: number;
   timeoutMs: number;
   /**
    * The worker is still reading the task's object inputs: its timeout starts when the function does
@@ -91,6 +93,22 @@ export class WorkerPool {
   roomInLeastBusy(depth: number): number {
     const slot = this.leastBusy();
     return slot === undefined ? 0 : Math.max(0, depth - slot.inFlight.length);
+  }
+
+  /**
+   * Whether the least busy worker may take a task asking for `cpus` without the node's tasks asking for
+   * more than `cpusTotal` in all. A worker runs its tasks one at a time, so it counts as busy with the
+   * most any of its tasks asks for. When nothing runs, any task may start (one asking for more than the
+   * node has is refused at the head, so that is only a node started with fewer cpus than workers).
+   */
+  fitsCpus(cpus: number, cpusTotal: number): boolean {
+    const slot = this.leastBusy();
+    if (slot === undefined) return false;
+    let busy = 0;
+    for (const each of this.slots) busy += cpusOfWorker(each);
+    if (busy === 0) return true;
+    const own = cpusOfWorker(slot);
+    return busy - own + Math.max(own, cpus) <= cpusTotal;
   }
 
   /**
@@ -244,4 +262,10 @@ export class WorkerPool {
     slot.killReason = reason;
     slot.child?.kill("SIGKILL");
   }
+}
+
+function cpusOfWorker(slot: WorkerSlot): number {
+  let most = 0;
+  for (const pooled of slot.inFlight) most = Math.max(most, pooled.cpus);
+  return most;
 }

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { TaskError } from "../../src/client/index.js";
-import { gpuTask, square } from "./fixtures/tasks.js";
+import { gpuTask, square, timedSleep } from "./fixtures/tasks.js";
 import { startTestCluster, type TestCluster } from "./helpers.js";
 
 describe("custom resources", () => {
@@ -34,5 +34,31 @@ describe("custom resources", () => {
     const tooManyCpus = await cluster.client.get(cluster.client.submit(square.with({ cpus: 64 }), 3)).catch((thrown: unknown) => thrown);
     assert.ok(tooManyCpus instanceof TaskError);
     assert.match(tooManyCpus.message, /cpus/);
+  });
+});
+
+describe("cpus", () => {
+  let cluster: TestCluster;
+  before(async () => {
+    cluster = await startTestCluster({ nodes: [{ cpus: 2 }] });
+  });
+  after(async () => cluster?.stop());
+
+  test("a node never runs tasks asking for more cpus in all than it has; small tasks do not overtake a large one", async () => {
+    const { client } = cluster;
+    // Two cpus: each 2-cpu task runs alone, the 1-cpu ones two at a time, and the order holds.
+    const plan = [2, 1, 1, 2, 1, 2, 1, 1];
+    const refs = plan.map((cpus) => client.submit(timedSleep.with({ cpus }), 150));
+    const runs = (await client.get(refs)).map((run, index) => ({ ...run, cpus: plan[index] as number }));
+    for (const run of runs) {
+      const cpusInUse = runs.filter((other) => other.startMs < run.endMs && run.startMs < other.endMs).reduce((sum, other) => sum + other.cpus, 0);
+      // Overlapping intervals: at the moment the last of them started, all of them ran.
+      const atStart = runs.filter((other) => other.startMs <= run.startMs && run.startMs < other.endMs).reduce((sum, other) => sum + other.cpus, 0);
+      assert.ok(atStart <= 2, `${atStart} cpus in use when a ${run.cpus}-cpu task started (${cpusInUse} overlapping it in all)`);
+    }
+    const starts = runs.map((run) => run.startMs);
+    for (let index = 1; index < starts.length; index += 1) {
+      assert.ok((starts[index] as number) >= (starts[index - 1] as number) - 5, `task ${index} started before task ${index - 1}: ${starts.join(", ")}`);
+    }
   });
 });
