@@ -9,6 +9,7 @@ import type { Logger } from "../core/logger.js";
 import { nodeAddressLabel, type Labels, type Resources } from "../core/resources.js";
 import { chunkBySize, itemOverheadBytes } from "../protocol/chunks.js";
 import type { Assignment, Execution, Inventory, OneWay, TaskResult } from "../protocol/messages.js";
+import { readerKey } from "../protocol/handshake.js";
 import type { Connection } from "../transport/connection.js";
 import { dial, formatAddress, listen, parseAddress, type Listener } from "../transport/tcp.js";
 import type { WorkerInput, WorkerOutcome, WorkerTask } from "../protocol/worker-messages.js";
@@ -102,7 +103,7 @@ export class NodeRuntime {
     this.pool = new WorkerPool({
       size: this.options.workers,
       entry: this.options.workerEntry,
-      token: this.options.token,
+      readerKey: readerKey(this.options.token),
       log: this.options.log,
       onOutcomes: (outcomes) => this.onOutcomes(outcomes),
       onIdle: () => this.pump(),

@@ -34,7 +34,11 @@ export class ObjectServer {
       },
       onMessage: (message) => {
         if (message.kind === "object_part") return assembler.accept(message);
-        if (message.kind === "object_push") return this.receive(assembler, message);
+        if (message.kind === "object_push") {
+          // Workers (user code) hold a reader key: they may read objects, never place them.
+          if (connection.peerRole === "reader") throw new ProtocolError("a reader may fetch objects, not push them");
+          return this.receive(assembler, message);
+        }
         throw new ProtocolError(`the object server does not take ${message.kind}`);
       },
       onClose: (reason) => assembler.failAll(reason ?? new ConnectionClosedError("data connection closed")),

@@ -43,8 +43,11 @@ interface WorkerSlot {
 export interface WorkerPoolOptions {
   size: number;
   entry: string;
-  /** The cluster token, handed to each worker (over IPC, never in its environment) to fetch inputs from other nodes. */
-  token: string;
+  /**
+   * The reader key handed to each worker (over IPC) to fetch inputs from other nodes: workers run user
+   * code, so they get neither the cluster token nor the variables that carry it (workerEnvironment).
+   */
+  readerKey: string;
   log: Logger;
   onOutcomes(outcomes: PoolOutcome[]): void;
   /** A worker finished tasks (or was restarted): the node may hand out more work. */
@@ -168,11 +171,12 @@ export class WorkerPool {
 
   private spawn(slot: WorkerSlot): void {
     const child = fork(this.options.entry, [], {
+      env: workerEnvironment(process.env),
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       execArgv: ["--enable-source-maps", "--stack-size=984"],
     });
-    child.send({ type: "init", token: this.options.token } satisfies ToWorker);
+    child.send({ type: "init", readerKey: this.options.readerKey } satisfies ToWorker);
     slot.child = child;
     slot.ready = false;
     slot.pid = child.pid;
@@ -268,4 +272,14 @@ function cpusOfWorker(slot: WorkerSlot): number {
   let most = 0;
   for (const pooled of slot.inFlight) most = Math.max(most, pooled.cpus);
   return most;
+}
+
+/** Environment variables that carry the cluster token: a node may be started with them, its workers never see them. */
+const secretVariables: readonly string[] = ["SHOAL_TOKEN"];
+
+/** The node's environment without the variables that carry secrets. */
+export function workerEnvironment(environment: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...environment };
+  for (const name of secretVariables) delete copy[name];
+  return copy;
 }

@@ -40,8 +40,11 @@ export type WorkerOutcome = { taskId: string; attempt: number; runMs: number; st
   | { status: "system_failed"; code: ErrorCode; message: string }
 );
 
-/** `init` comes first: the cluster token lets the worker fetch its inputs from other nodes' object servers. */
-export type ToWorker = { type: "init"; token: string } | { type: "run"; tasks: WorkerTask[] };
+/**
+ * `init` comes first: the reader key (derived from the cluster token, see handshake.ts) lets the worker
+ * fetch its inputs from other nodes' object servers. Workers run user code: they never get the token.
+ */
+export type ToWorker = { type: "init"; readerKey: string } | { type: "run"; tasks: WorkerTask[] };
 
 /** `started`: a task's object inputs are in hand and its function runs now (its timeout counts from here). */
 export type FromWorker =

@@ -15,7 +15,7 @@ import {
 import { limits, protocolVersion } from "../core/limits.js";
 import { silentLogger } from "../core/logger.js";
 import { encodeFrame, FrameDecoder, frameHeaderBytes } from "../protocol/codec.js";
-import { prove } from "../protocol/handshake.js";
+import { prove, readerKey } from "../protocol/handshake.js";
 import type { OneWay, Request } from "../protocol/messages.js";
 import type { Connection } from "./connection.js";
 import { dial, formatAddress, listen, type Address, type Listener } from "./tcp.js";
@@ -424,6 +424,28 @@ test("a wrong token: dial rejects with a clear AuthError and the server keeps se
     assert.deepEqual(await client.connection.request("bundle_has", { bundleId: "known-2" }), { has: true });
     assert.equal(server.served.length, 1);
     client.connection.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test("a reader proves the derived reader key, never the token; the reader key opens no other role", async () => {
+  const server = await startServer();
+  try {
+    const reader = await dial({ address: server.address, token: readerKey(token), role: "reader", log });
+    assert.equal(reader.isOpen, true);
+    await waitFor("the server to see the reader", () => server.served.length === 1);
+    assert.equal((server.served[0] as Peer).connection.peerRole, "reader");
+    reader.close();
+    for (const role of ["node", "client", "peer"] as const) {
+      const refused = await rejectionOf(dial({ address: server.address, token: readerKey(token), role, log }), `dial as ${role} with the reader key`);
+      assert.ok(refused instanceof AuthError, `${role}: ${String(refused)}`);
+    }
+    const withToken = await rejectionOf(dial({ address: server.address, token, role: "reader", log }), "dial as reader with the token itself");
+    assert.ok(withToken instanceof AuthError);
+    assert.notEqual(readerKey(token), token);
+    assert.notEqual(readerKey(token), readerKey(`${token}x`), "each token has its own reader key");
+    assert.equal(server.served.length, 1);
   } finally {
     await server.close();
   }

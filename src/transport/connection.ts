@@ -14,6 +14,7 @@ import { limits } from "../core/limits.js";
 import type { Logger } from "../core/logger.js";
 import { encodePartHeader, FrameDecoder, FrameEncoder, type PartHeader } from "../protocol/codec.js";
 import {
+  keyForRole,
   newNonce,
   ourVersion,
   proofMatches,
@@ -43,7 +44,7 @@ export interface ConnectionHandlers {
 const readBytes = 64 * 1024;
 
 type Side =
-  | { kind: "server"; step: "await_hello" | "await_proof"; nonce?: Buffer; peerNonce?: Uint8Array }
+  | { kind: "server"; step: "await_hello" | "await_proof"; nonce?: Buffer; peerNonce?: Uint8Array; key?: string }
   | { kind: "dialer"; role: PeerRole; step: "await_challenge" | "await_welcome"; nonce: Buffer };
 
 interface PendingRequest {
@@ -380,12 +381,13 @@ export class Connection {
       }
       const nonce = newNonce();
       this.peerRole = message.role;
-      this.side = { kind: "server", step: "await_proof", nonce, peerNonce: message.nonce };
-      this.writeNow([{ kind: "challenge", version: ourVersion, nonce, proof: prove(this.token, "server", message.nonce, nonce) }]);
+      const key = keyForRole(this.token, message.role);
+      this.side = { kind: "server", step: "await_proof", nonce, peerNonce: message.nonce, key };
+      this.writeNow([{ kind: "challenge", version: ourVersion, nonce, proof: prove(key, "server", message.nonce, nonce) }]);
       return;
     }
-    if (side.step === "await_proof" && message.kind === "proof" && side.nonce && side.peerNonce) {
-      if (!proofMatches(prove(this.token, "dialer", side.nonce, side.peerNonce), message.proof)) {
+    if (side.step === "await_proof" && message.kind === "proof" && side.nonce && side.peerNonce && side.key !== undefined) {
+      if (!proofMatches(prove(side.key, "dialer", side.nonce, side.peerNonce), message.proof)) {
         return this.reject("cluster token mismatch: check SHOAL_TOKEN or --token");
       }
       this.writeNow([{ kind: "welcome" }]);

@@ -190,7 +190,7 @@ export class PeerLinks {
 
   constructor(
     private readonly token: string,
-    private readonly role: "peer" | "client",
+    private readonly role: "peer" | "client" | "reader",
     private readonly log: Logger,
     private readonly stallMs: number = limits.objectFetchStallMs,
   ) {}

@@ -113,7 +113,7 @@ async function drainQueue(): Promise<void> {
 process.on("message", (message: ToWorker) => {
   switch (message.type) {
     case "init":
-      objects.init(message.token);
+      objects.init(message.readerKey);
       return;
     case "run":
       queue.push(...message.tasks);

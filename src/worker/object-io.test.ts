@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { ShoalError } from "../core/errors.js";
 import { silentLogger } from "../core/logger.js";
+import { readerKey } from "../protocol/handshake.js";
 import { sendParts } from "../transport/object-transfer.js";
 import { memorySource } from "../transport/part-io.js";
 import { formatAddress, listen } from "../transport/tcp.js";
@@ -42,7 +43,7 @@ test("an input whose file is gone is fetched from its locations; none reachable 
       }),
   });
   const io = new ObjectIo();
-  io.init(token);
+  io.init(readerKey(token));
   try {
     const missing = join(scratch, "deleted-meanwhile");
     const fetched = await io.read({ pos: 0, kind: "object", objectId: "o", path: missing, addresses: [formatAddress(listener.address)] });

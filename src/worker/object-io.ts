@@ -14,10 +14,10 @@ import { PeerLinks } from "../transport/object-transfer.js";
 export class ObjectIo {
   private peers: PeerLinks | undefined;
 
-  /** The cluster token, from the node's `init` message, for the object servers of other nodes. */
-  init(token: string): void {
+  /** The reader key, from the node's `init` message, for the object servers of other nodes. */
+  init(readerKey: string): void {
     this.peers?.closeAll();
-    this.peers = new PeerLinks(token, "peer", silentLogger);
+    this.peers = new PeerLinks(readerKey, "reader", silentLogger);
   }
 
   /** Closes the links to other nodes' object servers. */

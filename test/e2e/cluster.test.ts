@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { TaskError } from "../../src/client/index.js";
 import { nodeAddressLabel } from "../../src/core/resources.js";
-import { add, digest, exitWorker, fail, makeBuffer, nodePid, overflowStack, parseFlags, square, sum } from "./fixtures/tasks.js";
+import { add, digest, environmentHas, exitWorker, fail, makeBuffer, nodePid, overflowStack, parseFlags, square, sum } from "./fixtures/tasks.js";
 import { startTestCluster, type TestCluster } from "./helpers.js";
 
 describe("a head and two nodes on loopback", () => {
@@ -74,6 +74,10 @@ describe("a head and two nodes on loopback", () => {
     assert.equal(local.length, bytes);
     assert.deepEqual({ sha256: seen.sha256, length: seen.length }, { sha256: createHash("sha256").update(local).digest("hex"), length: bytes });
     assert.equal(seen.nodePid, cluster.local.nodes[1]!.child.pid, "the task ran on the other node, so the object crossed between nodes");
+  });
+
+  test("task code never sees the cluster token: the nodes got it in SHOAL_TOKEN, their workers do not", async () => {
+    assert.deepEqual(await cluster.client.get(cluster.client.submit(environmentHas, ["SHOAL_TOKEN", "PATH"])), ["PATH"]);
   });
 
   test("task code that imports an npm package ships with its bundle", async () => {
