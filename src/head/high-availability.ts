@@ -73,8 +73,10 @@ export class HighAvailabilityHead {
   }
 
   private async lead(election: HeadElection): Promise<void> {
-    if (this.stopped || !election.isLeading()) return;
-    const store = await EtcdStore.open({ endpoints: this.options.endpoints });
+    const fence = election.fence;
+    if (this.stopped || !election.isLeading() || fence === undefined) return;
+    // Every write is conditioned on this leadership: a deposed leader's late writes are refused by etcd.
+    const store = await EtcdStore.open({ endpoints: this.options.endpoints, fence });
     const runtime = new HeadRuntime({
       host: this.options.host,
       port: this.options.port,

@@ -67,6 +67,11 @@ export class HeadCampaign {
     return this.session?.createRevision;
   }
 
+  /** This candidate's key in the election, while it has a session. */
+  get key(): string | undefined {
+    return this.session?.key;
+  }
+
   isWithinLease(): boolean {
     return this.session !== undefined && this.options.clock.nowMs() < this.session.expiresAtMs;
   }

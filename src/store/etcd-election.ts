@@ -19,8 +19,9 @@
 // fires `onLost` without any message from etcd, and A must stop acting at once; on the majority side B takes
 // over after A's lease expires, which is after A's deadline. Limits, stated so nobody relies on more:
 // a head paused between checking `isLeading()` and acting (a GC pause, SIGSTOP) can act late, as with any
-// lease, so writes that must never come from a deposed leader should be fenced on `leadershipRevision`
-// with an etcd compare; and an operator deleting a key by hand deposes its owner only at its next keep-alive.
+// lease, so the metadata store fences every write on this leadership (`fence`: the key and its create
+// revision, compared by etcd in the write's transaction); and an operator deleting a key by hand deposes its
+// owner only at its next keep-alive.
 //
 // Liveness: keep-alives go out every TTL/3 through every etcd member at once (one hung member costs nothing),
 // and a round still waiting for etcd to elect a new leader counts when it is answered. The lease must still
@@ -34,6 +35,7 @@ import { monotonicClock, type Clock } from "../core/clock.js";
 import { ShoalError } from "../core/errors.js";
 import { checkEndpoints, createEtcdClient, describeEtcdError, within } from "./etcd-client.js";
 import { HeadCampaign } from "./etcd-campaign.js";
+import type { LeadershipFence } from "./etcd-store.js";
 
 export { clockRateErrorMax, timerLatenessMs } from "./etcd-campaign.js";
 
@@ -127,6 +129,13 @@ export class HeadElection {
   /** The create revision of this leader's key: grows with every new leadership, a fencing token for etcd writes. */
   get leadershipRevision(): string | undefined {
     return this.state === "leading" ? this.campaign.createRevision : undefined;
+  }
+
+  /** This leadership as a write fence for the metadata store (EtcdStore's `fence`); undefined unless leading. */
+  get fence(): LeadershipFence | undefined {
+    const key = this.campaign.key;
+    const createRevision = this.leadershipRevision;
+    return key === undefined || createRevision === undefined ? undefined : { key, createRevision };
   }
 
   /** Who leads now (the owner of the oldest key); a dead leader is shown until its lease expires. */

@@ -7,7 +7,7 @@ import { EtcdCluster, etcdSkipReason } from "../../test/harness/etcd-cluster.js"
 import { CapacityError, ShoalError } from "../core/errors.js";
 import type { BundleRecord, JobRecord, MetadataStore } from "./metadata-store.js";
 import { runMetadataStoreContract } from "./metadata-store.contract.js";
-import { EtcdStore, bundleChunkBytes, etcdBundleBytesMax } from "./etcd-store.js";
+import { EtcdStore, NotLeaderError, bundleChunkBytes, etcdBundleBytesMax } from "./etcd-store.js";
 
 const skipReason = etcdSkipReason();
 
@@ -78,6 +78,46 @@ async function retrying<T>(call: () => Promise<T>, timeoutMs = 10_000): Promise<
 }
 
 describe("EtcdStore on a real etcd cluster", { skip: skipReason }, () => {
+  test("fenced on a leadership, the store refuses every write once that leadership is gone, and changes nothing", async () => {
+    const cluster = await startCluster();
+    const { Etcd3 } = await import("etcd3");
+    const raw = new Etcd3({ hosts: cluster.endpoints });
+    const electionKey = `/shoal-test-election-${randomUUID()}`;
+    const prefix = `/shoal-test-${randomUUID()}/`;
+    const elected = await raw.put(electionKey).value("head-a").exec();
+    const store = await EtcdStore.open({ endpoints: cluster.endpoints, prefix, fence: { key: electionKey, createRevision: elected.header.revision } });
+    const node = { nodeId: "n-1", hostname: "h", dataAddress: "127.0.0.1:1", resources: { cpus: 1 }, labels: {}, joinedAtMs: 1, state: "alive" as const };
+    try {
+      await store.putJob(makeJob("j-1"));
+      await store.putNode(node);
+      await store.putSetting("cluster-name", "first");
+      // Head A's lease ends (its key goes) and head B is elected (a key of its own, created later).
+      await raw.delete().key(electionKey);
+      await raw.put(electionKey).value("head-b");
+      const late = makeBundle(1_000);
+      const refusedWrites: Array<[string, () => Promise<void>]> = [
+        ["putJob", () => store.putJob({ ...makeJob("j-1"), state: "failed" })],
+        ["putJob of a new job", () => store.putJob(makeJob("j-2"))],
+        ["putNode", () => store.putNode({ ...node, state: "dead" })],
+        ["putSetting", () => store.putSetting("cluster-name", "stale")],
+        ["putBundle", () => store.putBundle(late)],
+      ];
+      for (const [what, write] of refusedWrites) {
+        await assert.rejects(write(), (error: unknown) => error instanceof NotLeaderError && !error.retryable && /no longer leads/.test(error.message), what);
+      }
+      assert.equal((await store.getJob("j-1"))?.state, "running");
+      assert.equal(await store.getJob("j-2"), undefined);
+      assert.deepEqual(await store.listNodes(), [node]);
+      assert.equal(await store.getSetting("cluster-name"), "first");
+      assert.equal(await store.getBundle(late.bundleId), undefined);
+    } finally {
+      await store.close();
+      await raw.delete().key(electionKey);
+      raw.close();
+      await deletePrefix(cluster, prefix);
+    }
+  });
+
   test("a 5 MB bundle is stored in chunks under bundles/<id>/<n> and read back verified", () =>
     withStore(async (store, cluster, prefix) => {
       const bundle = makeBundle(5 * 1024 * 1024);

@@ -15,8 +15,14 @@
 // `bundleChunkBytes` chunks first and the manifest last, in one transaction that only creates it: a bundle
 // exists once its manifest does, and the first manifest wins. A head that dies mid-upload leaves orphan
 // chunks that the next upload of the same bundle overwrites.
+//
+// Fencing: a leader that was paused past its lease (SIGSTOP, a long GC, a partition) may still believe it
+// leads for a moment after another head took over. A store opened with the leader's `fence` (its election
+// key and that key's create revision) makes every write one transaction conditioned on that key still being
+// the one this head created: once it is gone (lease expired) or replaced, etcd refuses the deposed head's
+// writes, and the call rejects with a NotLeaderError, so the new leader's records are never overwritten.
 
-import { ClientClosedError, Range, type Etcd3, type IKeyValue } from "etcd3";
+import { ClientClosedError, Range, type DeleteBuilder, type Etcd3, type IKeyValue, type PutBuilder } from "etcd3";
 import { assert } from "../core/assert.js";
 import { CapacityError, ShoalError } from "../core/errors.js";
 import { checkEndpoints, createEtcdClient, describeEtcdError, within } from "./etcd-client.js";
@@ -45,7 +51,24 @@ export interface EtcdStoreOptions {
   prefix?: string;
   /** Bound on each call, and for bundles on each started 8 MiB moved; default 5 s. */
   timeoutMs?: number;
+  /** Write only while this leadership holds (see Fencing above); unfenced when absent (one head, tests). */
+  fence?: LeadershipFence;
 }
+
+/** A head's leadership as etcd records it: its election key (absolute) and the key's create revision. */
+export interface LeadershipFence {
+  key: string;
+  createRevision: string;
+}
+
+/** A write refused because the head that made it no longer leads: not retryable by that head. */
+export class NotLeaderError extends ShoalError {
+  constructor(message: string) {
+    super("connection_closed", message, false);
+  }
+}
+
+type Condition = [key: string, column: "Create" | "Mod", cmp: "==", value: string | number];
 
 export const etcdStoreDefaults = { prefix: "/shoal/", timeoutMs: 5_000 } as const;
 /** Well under etcd's default 1.5 MiB request limit, leaving room for the key and the request's framing. */
@@ -69,6 +92,7 @@ export class EtcdStore implements MetadataStore {
     private readonly endpoints: readonly string[],
     private readonly prefix: string,
     private readonly timeoutMs: number,
+    private readonly fence: LeadershipFence | undefined,
   ) {
     this.client = client;
   }
@@ -79,7 +103,7 @@ export class EtcdStore implements MetadataStore {
     checkEndpoints(endpoints);
     assert(prefix.startsWith("/") && prefix.endsWith("/"), `etcd prefix ${prefix} starts and ends with "/"`);
     assert(Number.isFinite(timeoutMs) && timeoutMs > 0, `etcd timeoutMs ${timeoutMs} is positive`);
-    const store = new EtcdStore(createEtcdClient(endpoints, timeoutMs), [...endpoints], prefix, timeoutMs);
+    const store = new EtcdStore(createEtcdClient(endpoints, timeoutMs), [...endpoints], prefix, timeoutMs, options.fence);
     try {
       await store.checkSchema();
       return store;
@@ -101,11 +125,7 @@ export class EtcdStore implements MetadataStore {
         const writes = [client.put(jobKey).value(json), client.put(indexKey).value(json)];
         const stale = oldIndexKey !== undefined && oldIndexKey !== indexKey ? [client.delete().key(oldIndexKey)] : [];
         // The job key's mod revision fences the read: if another writer replaced the job since, read again.
-        const result = await client
-          .if(jobKey, "Mod", "==", current?.mod_revision ?? 0)
-          .then(...writes, ...stale)
-          .commit();
-        if (result.succeeded) return;
+        if (await this.commit(client, [[jobKey, "Mod", "==", current?.mod_revision ?? 0]], [...writes, ...stale])) return;
       }
       throw new ShoalError("internal", `job ${job.jobId} changed ${putJobAttemptsMax} times while being stored; another head is writing it, retry`, true);
     });
@@ -141,14 +161,11 @@ export class EtcdStore implements MetadataStore {
         const chunks = Math.ceil(bytes / bundleChunkBytes);
         await forEachLimited(chunks, chunksInFlightMax, async (index) => {
           const chunk = code.subarray(index * bundleChunkBytes, (index + 1) * bundleChunkBytes);
-          await client.put(this.key(etcdKeys.bundleChunk(bundle.bundleId, index))).value(chunk);
+          await this.commit(client, [], [client.put(this.key(etcdKeys.bundleChunk(bundle.bundleId, index))).value(chunk)]);
         });
         const manifest: BundleManifest = { bytes, chunks, createdAtMs: bundle.createdAtMs };
         // Create-only: of two concurrent uploads the first manifest wins, as the first copy does elsewhere.
-        await client
-          .if(manifestKey, "Create", "==", 0)
-          .then(client.put(manifestKey).value(JSON.stringify(manifest)))
-          .commit();
+        await this.commit(client, [[manifestKey, "Create", "==", 0]], [client.put(manifestKey).value(JSON.stringify(manifest))]);
       },
       this.bundleTimeoutMs(bytes),
     );
@@ -174,7 +191,7 @@ export class EtcdStore implements MetadataStore {
   async putNode(node: NodeRecord): Promise<void> {
     await this.run(`store node ${node.nodeId}`, async (client) => {
       checkNode(node);
-      await client.put(this.key(etcdKeys.node(node.nodeId))).value(encodeNode(node));
+      await this.commit(client, [], [client.put(this.key(etcdKeys.node(node.nodeId))).value(encodeNode(node))]);
     });
   }
 
@@ -197,7 +214,7 @@ export class EtcdStore implements MetadataStore {
   async putSetting(key: string, value: string): Promise<void> {
     await this.run(`store setting ${key}`, async (client) => {
       checkSetting(key, value);
-      await client.put(this.key(etcdKeys.setting(key))).value(encodeString(value));
+      await this.commit(client, [], [client.put(this.key(etcdKeys.setting(key))).value(encodeString(value))]);
     });
   }
 
@@ -219,6 +236,32 @@ export class EtcdStore implements MetadataStore {
         ? storeClosedError(this.describe())
         : describeEtcdError(this.endpoints, action, error);
     }
+  }
+
+  /**
+   * Applies `writes` in one transaction if every condition holds and, when the store is fenced, this head
+   * still leads; resolves false if one of `conditions` failed. A broken fence rejects with NotLeaderError.
+   */
+  private async commit(client: Etcd3, conditions: readonly Condition[], writes: ReadonlyArray<PutBuilder | DeleteBuilder>): Promise<boolean> {
+    const fence = this.fence;
+    const all: Condition[] = fence === undefined ? [...conditions] : [[fence.key, "Create", "==", fence.createRevision], ...conditions];
+    const [first, ...rest] = all;
+    if (first === undefined) {
+      for (const write of writes) await write;
+      return true;
+    }
+    const transaction = client.if(...first);
+    for (const condition of rest) transaction.and(...condition);
+    const result = await transaction.then(...writes).commit();
+    if (result.succeeded) return true;
+    if (fence !== undefined) {
+      const current = (await client.get(fence.key).exec()).kvs[0];
+      if (current?.create_revision !== fence.createRevision) {
+        const now = current === undefined ? "is gone" : `was created again at revision ${current.create_revision}`;
+        throw new NotLeaderError(`${this.describe()} refused a write: this head no longer leads (its election key ${fence.key} ${now}; it led from revision ${fence.createRevision})`);
+      }
+    }
+    return false;
   }
 
   private async checkSchema(): Promise<void> {
