@@ -106,5 +106,8 @@ export const limits = {
 } as const;
 
 export const defaultHeadPort = 7340;
-/** 2: object bytes travel in part frames (a header, then the raw bytes), not inside msgpack frames. */
-export const protocolVersion = 2;
+/**
+ * 2: object bytes travel in part frames (a header, then the raw bytes), not inside msgpack frames.
+ * 3: workers fetch as "reader", with a key derived from the token; assignments' cpus are honoured by nodes.
+ */
+export const protocolVersion = 3;
