@@ -56,9 +56,11 @@ describe("cpus", () => {
       const atStart = runs.filter((other) => other.startMs <= run.startMs && run.startMs < other.endMs).reduce((sum, other) => sum + other.cpus, 0);
       assert.ok(atStart <= 2, `${atStart} cpus in use when a ${run.cpus}-cpu task started (${cpusInUse} overlapping it in all)`);
     }
-    const starts = runs.map((run) => run.startMs);
-    for (let index = 1; index < starts.length; index += 1) {
-      assert.ok((starts[index] as number) >= (starts[index - 1] as number) - 5, `task ${index} started before task ${index - 1}: ${starts.join(", ")}`);
-    }
+    // No overtaking: nothing submitted after a 2-cpu task starts before it ends, nothing before it ends after it starts.
+    runs.forEach((big, index) => {
+      if (big.cpus !== 2) return;
+      for (const later of runs.slice(index + 1)) assert.ok(later.startMs >= big.endMs - 5, `a later task started at ${later.startMs}, before the 2-cpu task ended at ${big.endMs}`);
+      for (const earlier of runs.slice(0, index)) assert.ok(earlier.endMs <= big.startMs + 5, `an earlier task ended at ${earlier.endMs}, after the 2-cpu task started at ${big.startMs}`);
+    });
   });
 });
