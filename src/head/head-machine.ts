@@ -8,12 +8,13 @@ import { assertNever } from "../core/assert.js";
 import type { ErrorInfo } from "../core/errors.js";
 import { limits } from "../core/limits.js";
 import type { Random } from "../core/random.js";
-import { add, subtract, type Resources } from "../core/resources.js";
+import { add, subtract } from "../core/resources.js";
 import type { Inventory, ReclaimedObject, ResolvedRef, TaskResult, TaskSpec } from "../protocol/messages.js";
-import { Membership, type MemberState } from "../scheduler/membership.js";
+import type { MemberState } from "../scheduler/membership.js";
 import { place, placeBySampling, type Placement } from "../scheduler/placement.js";
 import { ReadyQueue } from "../scheduler/ready-queue.js";
 import { ObjectDirectory, type ObjectEntry } from "./object-directory.js";
+import { NodeTable } from "./node-table.js";
 import { OrphanLedger } from "./orphans.js";
 import { argsBytes, newTaskRecord, TaskShapes, type TaskRecord } from "./task-record.js";
 import {
@@ -35,18 +36,13 @@ export { defaultHeadConfig, fixedBoundConfig } from "./head-machine-types.js";
 export type { HeadConfig, HeadEffect, HeadEvent, JobCounts, NodeSummary } from "./head-machine-types.js";
 
 export class HeadMachine {
-  private readonly membership: Membership;
-  private readonly nodes = new Map<string, NodeEntry>();
+  private readonly nodes: NodeTable;
   private readonly jobs = new Map<string, JobEntry>();
-  /** The nodes as an array, for random draws; rebuilt when a node joins. */
-  private nodesListed: NodeEntry[] | undefined;
   private readonly tasks = new Map<string, TaskRecord>();
   private readonly shapes = new TaskShapes();
   private readonly readyQueue = new ReadyQueue<TaskRecord>();
   readonly objects = new ObjectDirectory();
   private readonly orphans: OrphanLedger;
-  /** Dead nodes in the order they died, until they are forgotten. */
-  private deadNodes: Array<{ nodeId: string; diedAtMs: number }> = [];
   /** Reclaimed objects whose holders have not rejoined yet, and when to give up on them (then: lost). */
   private awaitingHolders: Array<{ entry: ObjectEntry; untilMs: number }> = [];
   /** Tasks waiting out a short delay before another try at fetching their inputs, with when to retry. */
@@ -59,7 +55,7 @@ export class HeadMachine {
     private readonly config: HeadConfig,
     private readonly random: Random,
   ) {
-    this.membership = new Membership(config.nodeTimeoutMs);
+    this.nodes = new NodeTable(config);
     this.orphans = new OrphanLedger(config.orphanGraceMs);
   }
 
@@ -67,22 +63,22 @@ export class HeadMachine {
     if ("nowMs" in event) this.nowMs = Math.max(this.nowMs, event.nowMs);
     switch (event.kind) {
       case "tick":
-        for (const nodeId of this.membership.tick(event.nowMs)) this.nodeDied(nodeId);
-        for (const nodeId of this.nodes.keys()) this.syncState(nodeId);
+        for (const nodeId of this.nodes.tick(event.nowMs)) this.nodeDied(nodeId);
+        for (const nodeId of this.nodes.ids()) this.syncState(nodeId);
         if (this.orphans.size > 0) this.expireOrphans();
         if (this.parked.length > 0) this.unpark();
         if (this.awaitingHolders.length > 0) this.giveUpOnHolders();
-        if (this.deadNodes.length > 0) this.forgetDeadNodes();
+        for (const nodeId of this.nodes.forgetDead(this.nowMs)) this.effects.push({ kind: "node_forgotten", nodeId });
         break;
       case "node_joined":
         this.nodeJoined(event);
         break;
       case "node_heard":
-        this.membership.heard(event.nodeId, event.nowMs);
+        this.nodes.heard(event.nodeId, event.nowMs);
         this.syncState(event.nodeId);
         break;
       case "node_disconnected":
-        this.membership.disconnected(event.nodeId);
+        this.nodes.disconnected(event.nodeId);
         this.syncState(event.nodeId);
         break;
       case "job_started":
@@ -136,30 +132,15 @@ export class HeadMachine {
   // ---- queries (for status and the API; never mutate) ----
 
   nodeState(nodeId: string): MemberState | undefined {
-    return this.membership.stateOf(nodeId);
+    return this.nodes.stateOf(nodeId);
   }
 
   nodeAddress(nodeId: string): string | undefined {
     return this.nodes.get(nodeId)?.address;
   }
 
-  *nodeSummaries(nowMs: number): Iterable<NodeSummary> {
-    for (const node of this.nodes.values()) {
-      const available: Resources = { ...node.resources };
-      subtract(available, node.reserved);
-      yield {
-        nodeId: node.nodeId,
-        address: node.address,
-        state: this.membership.stateOf(node.nodeId) ?? "dead",
-        resources: node.resources,
-        available,
-        labels: node.labels,
-        tasksOutstanding: node.tasksOutstanding,
-        tasksDone: node.tasksDone,
-        tasksFailed: node.tasksFailed,
-        lastHeardAgoMs: nowMs - (this.membership.lastHeardMs(node.nodeId) ?? nowMs),
-      };
-    }
+  nodeSummaries(nowMs: number): Iterable<NodeSummary> {
+    return this.nodes.summaries(nowMs);
   }
 
   jobCounts(jobId: string): (JobCounts & { startedAtMs: number; endedAtMs: number | undefined }) | undefined {
@@ -171,46 +152,26 @@ export class HeadMachine {
   }
 
   cpusAlive(): number {
-    let cpus = 0;
-    for (const node of this.nodes.values()) if (node.state === "alive") cpus += node.resources["cpus"] ?? 0;
-    return cpus;
+    return this.nodes.cpusAlive();
   }
 
   nodesAlive(): number {
-    let count = 0;
-    for (const node of this.nodes.values()) if (node.state === "alive") count += 1;
-    return count;
+    return this.nodes.nodesAlive();
   }
 
   // ---- membership ----
 
   private nodeJoined(event: Extract<HeadEvent, { kind: "node_joined" }>): void {
-    const existing = this.nodes.get(event.nodeId);
-    if (existing !== undefined && this.membership.stateOf(event.nodeId) !== "dead") {
+    const existing = this.nodes.live(event.nodeId);
+    if (existing !== undefined) {
       // A suspect node reconnected within the grace period: it keeps its tasks and objects.
       existing.address = event.address;
-      this.membership.heard(event.nodeId, event.nowMs);
+      this.nodes.heard(event.nodeId, event.nowMs);
       this.syncState(event.nodeId);
       if (event.inventory !== undefined) this.reconcile(existing, event.inventory);
       return;
     }
-    this.membership.join(event.nodeId, event.nowMs);
-    const cpus = Math.max(1, event.resources["cpus"] ?? 1);
-    this.nodesListed = undefined;
-    this.nodes.set(event.nodeId, {
-      nodeId: event.nodeId,
-      state: "alive",
-      resources: event.resources,
-      labels: event.labels,
-      reserved: {},
-      tasksOutstanding: 0,
-      tasksOutstandingMax: Math.ceil(cpus * this.config.tasksOutstandingPerCpu),
-      address: event.address,
-      runMsAverage: undefined,
-      tasks: new Set(),
-      tasksDone: 0,
-      tasksFailed: 0,
-    });
+    this.nodes.join(event);
     if (event.inventory !== undefined) this.adopt(event.nodeId, event.inventory);
     this.scheduleNeeded = true;
   }
@@ -285,25 +246,15 @@ export class HeadMachine {
     }
   }
 
-  /** Copies a node's membership state into the scheduler's view: suspect nodes keep their tasks but get no new ones. */
   private syncState(nodeId: string): void {
-    const node = this.nodes.get(nodeId);
-    if (node === undefined) return;
-    const state = this.membership.stateOf(nodeId) ?? "dead";
-    if (state === "alive" && node.state !== "alive") this.scheduleNeeded = true;
-    node.state = state;
+    if (this.nodes.syncState(nodeId)) this.scheduleNeeded = true;
   }
 
   private nodeDied(nodeId: string): void {
     const node = this.nodes.get(nodeId);
     if (node === undefined) return;
-    node.state = "dead";
-    this.deadNodes.push({ nodeId, diedAtMs: this.nowMs });
+    const orphans = this.nodes.markDead(node, this.nowMs);
     this.effects.push({ kind: "node_died", nodeId });
-    const orphans = [...node.tasks];
-    node.tasks.clear();
-    node.reserved = {};
-    node.tasksOutstanding = 0;
     for (const task of orphans) {
       this.retryOrFail(task, {
         code: "worker_crashed",
@@ -316,23 +267,6 @@ export class HeadMachine {
     for (const lost of this.objects.dropNode(nodeId)) this.objectLost(lost);
     this.orphans.dropNode(nodeId);
     this.scheduleNeeded = true;
-  }
-
-  /** Drops the records of nodes dead longer than the retention, oldest first, and beyond the number kept. */
-  private forgetDeadNodes(): void {
-    const { deadNodeRetentionMs, deadNodesKeptMax } = this.config;
-    let forgotten = 0;
-    for (const { nodeId, diedAtMs } of this.deadNodes) {
-      const kept = this.deadNodes.length - forgotten;
-      if (kept <= deadNodesKeptMax && this.nowMs - diedAtMs < deadNodeRetentionMs) break;
-      forgotten += 1;
-      if (this.membership.stateOf(nodeId) !== "dead") continue; // forgotten already, or a new member under that id
-      this.nodes.delete(nodeId);
-      this.membership.forget(nodeId);
-      this.nodesListed = undefined;
-      this.effects.push({ kind: "node_forgotten", nodeId });
-    }
-    if (forgotten > 0) this.deadNodes = this.deadNodes.slice(forgotten);
   }
 
   /** Every copy is gone: the object is pending again and its owner rebuilds it (lineage) or gives up on it. */
@@ -472,7 +406,7 @@ export class HeadMachine {
         return "drop";
       }
       if (this.waitForLostInputs(task)) return "drop";
-      const sampled = placeBySampling(task.shape.demand, task.shape.labels, this.nodeList(), this.random);
+      const sampled = placeBySampling(task.shape.demand, task.shape.labels, this.nodes.list(), this.random);
       const placement: Placement = sampled !== undefined ? { kind: "placed", nodeId: sampled } : place(task.shape.demand, task.shape.labels, this.nodes.values(), this.random);
       switch (placement.kind) {
         case "placed":
@@ -516,11 +450,6 @@ export class HeadMachine {
     if (task.depsMissing === 0) return false;
     task.state = "waiting";
     return true;
-  }
-
-  private nodeList(): readonly NodeEntry[] {
-    this.nodesListed ??= [...this.nodes.values()];
-    return this.nodesListed;
   }
 
   private assign(task: TaskRecord, nodeId: string): void {
@@ -595,7 +524,7 @@ export class HeadMachine {
     const node = this.nodes.get(nodeId);
     this.unassign(task);
     if (result.status === "failed" && result.error.code === "object_unavailable") return this.park(task, result.error);
-    if (node !== undefined) this.learnRunTime(node, result.runMs);
+    if (node !== undefined) this.nodes.learnRunTime(node, result.runMs);
     if (result.status === "done") {
       if (node !== undefined) node.tasksDone += 1;
       this.finishDone(task, result.inline, result.size, result.inline === undefined ? nodeId : undefined);
@@ -639,18 +568,6 @@ export class HeadMachine {
     if (due.length === 0) return;
     this.parked = this.parked.filter((entry) => entry.untilMs > this.nowMs);
     for (const { task } of due) if (task.state === "parked" && this.tasks.get(task.taskId) === task) this.requeue(task);
-  }
-
-  /** Resizes a node's in-flight bound from how long its tasks take (see limits.nodeBacklogTargetMs). */
-  private learnRunTime(node: NodeEntry, runMs: number): void {
-    const average = node.runMsAverage === undefined ? runMs : node.runMsAverage * 0.9 + runMs * 0.1;
-    node.runMsAverage = average;
-    const config = this.config;
-    const perCpu = Math.min(
-      config.tasksOutstandingPerCpuMax,
-      Math.max(config.tasksOutstandingPerCpuMin, Math.round(config.nodeBacklogTargetMs / Math.max(average, 0.01))),
-    );
-    node.tasksOutstandingMax = Math.ceil(Math.max(1, node.resources["cpus"] ?? 1) * perCpu);
   }
 
   /**
