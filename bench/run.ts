@@ -8,9 +8,9 @@ import { formatPeerNotes, formatTable } from "./report.js";
 import { benchmarks, cpusPerNodeDefault, runsDefault, runSuite } from "./suite.js";
 import { peers } from "./peers/index.js";
 
-const usage = `usage: node dist/bench/run.js [--quick] [--only NAME]... [--runs N] [--cpus-per-node N] [--profile DIR] [--no-peers]
+const usage = `usage: node dist/bench/run.js [--quick] [--only NAME[,NAME]]... [--runs N] [--cpus-per-node N] [--profile DIR] [--no-peers]
   --quick              tiny sizes, one run each (a smoke test of the harness, not a measurement)
-  --only NAME          run only this benchmark (repeatable): ${benchmarks.map((benchmark) => benchmark.name).join(", ")}
+  --only NAME[,NAME]   run only these benchmarks (repeatable): ${benchmarks.map((benchmark) => benchmark.name).join(", ")}
   --runs N             measured runs per benchmark (default ${runsDefault})
   --cpus-per-node N    CPUs each of the two nodes offers (default ${cpusPerNodeDefault})
   --profile DIR        write V8 CPU profiles of the head, nodes and workers into DIR (open in Chrome DevTools)
@@ -37,7 +37,8 @@ async function main(): Promise<void> {
   }
   const result = await runSuite({
     quick: values.quick,
-    ...(values.only !== undefined && { only: values.only }),
+    // `--only a,b` as well as `--only a --only b`.
+    ...(values.only !== undefined && { only: values.only.flatMap((names) => names.split(",")).filter((name) => name !== "") }),
     ...(values.runs !== undefined && { runs: positiveNumber("--runs", values.runs) }),
     ...(values["cpus-per-node"] !== undefined && { cpusPerNode: positiveNumber("--cpus-per-node", values["cpus-per-node"]) }),
     peers: values["no-peers"] ? [] : peers,
