@@ -55,9 +55,6 @@ export type HeadEffect =
   | { kind: "node_forgotten"; nodeId: string }
   | { kind: "objects_lost"; clientId: string; objectId: string };
 
-/** waiting: for inputs; ready: queued; assigned: on a node; parked: its node could not fetch an input, retried shortly. */
-export type TaskState = "waiting" | "ready" | "assigned" | "parked";
-
 export interface JobCounts {
   tasksSubmitted: number;
   tasksDone: number;

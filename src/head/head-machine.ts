@@ -100,9 +100,7 @@ export class HeadMachine {
         this.putInline(event.jobId, event.objectId, event.value);
         break;
       case "object_put_pending":
-        if (this.jobs.has(event.jobId) && this.objects.get(event.objectId) === undefined) {
-          this.objects.declare(event.objectId, event.jobId);
-        }
+        if (this.jobs.has(event.jobId)) this.objects.getOrDeclare(event.objectId, event.jobId);
         break;
       case "object_added":
         this.objectAdded(event.nodeId, event.objectId, event.size);
@@ -605,7 +603,7 @@ export class HeadMachine {
     });
     this.forgetTask(task);
     task.job.tasksDone += 1;
-    const entry = this.objects.get(task.taskId) ?? this.objects.declare(task.taskId, task.job.jobId);
+    const entry = this.objects.getOrDeclare(task.taskId, task.job.jobId);
     this.wake(this.objects.ready(entry, inline, size, nodeId));
     this.deleteIfUnneeded(entry);
   }
@@ -615,7 +613,7 @@ export class HeadMachine {
     this.forgetTask(task);
     task.job.tasksFailed += 1;
     this.effects.push({ kind: "client_result", clientId: task.job.clientId, result: { status: "failed", taskId: task.taskId, error } });
-    this.failObject(this.objects.get(task.taskId) ?? this.objects.declare(task.taskId, task.job.jobId), error);
+    this.failObject(this.objects.getOrDeclare(task.taskId, task.job.jobId), error);
   }
 
   /** An object that will never be ready: tasks waiting for it fail too, transitively. */
@@ -664,7 +662,7 @@ export class HeadMachine {
 
   private putInline(jobId: string, objectId: string, value: Uint8Array): void {
     if (!this.jobs.has(jobId)) return;
-    const entry = this.objects.get(objectId) ?? this.objects.declare(objectId, jobId);
+    const entry = this.objects.getOrDeclare(objectId, jobId);
     if (entry.state !== "pending") return;
     this.wake(this.objects.ready(entry, value, value.length, undefined));
     this.deleteIfUnneeded(entry);
@@ -731,10 +729,8 @@ export class HeadMachine {
    * queued tasks never need one before they finish, and an entry costs ~150 bytes per queued task).
    */
   private entryOf(objectId: string): ObjectEntry | undefined {
-    const entry = this.objects.get(objectId);
-    if (entry !== undefined) return entry;
     const task = this.tasks.get(objectId);
-    return task === undefined ? undefined : this.objects.declare(objectId, task.job.jobId);
+    return task === undefined ? this.objects.get(objectId) : this.objects.getOrDeclare(objectId, task.job.jobId);
   }
 
   private deleteObject(entry: ObjectEntry): void {

@@ -39,6 +39,11 @@ export class ObjectDirectory {
     return this.entries.get(objectId);
   }
 
+  /** The object's entry, declared (pending) if it has none yet. */
+  getOrDeclare(objectId: string, jobId: string): ObjectEntry {
+    return this.entries.get(objectId) ?? this.declare(objectId, jobId);
+  }
+
   /** Declares an object that will exist (a task's result or a put in flight). */
   declare(objectId: string, jobId: string): ObjectEntry {
     const entry: ObjectEntry = {
@@ -47,7 +52,7 @@ export class ObjectDirectory {
       state: "pending",
       inline: undefined,
       size: 0,
-      // Shared empty lists: every queued task declares its result here, and most never need either.
+      // Shared empty lists: most entries never need a waiter or a second holder.
       locations: none,
       waiters: none,
       error: undefined,

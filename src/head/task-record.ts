@@ -11,7 +11,10 @@
 
 import type { Labels, Resources } from "../core/resources.js";
 import type { TaskSpec } from "../protocol/messages.js";
-import type { JobEntry, TaskState } from "./head-machine-types.js";
+import type { JobEntry } from "./head-machine-types.js";
+
+/** waiting: for inputs; ready: queued; assigned: on a node; parked: its node could not fetch an input, retried shortly. */
+export type TaskState = "waiting" | "ready" | "assigned" | "parked";
 
 /** What tasks of one kind share; one frozen object per distinct combination. */
 export interface TaskShape {

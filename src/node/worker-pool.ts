@@ -274,11 +274,11 @@ function cpusOfWorker(slot: WorkerSlot): number {
   return most;
 }
 
-/** Environment variables that carry the cluster token: a node may be started with them, its workers never see them. */
+/** Environment variables that carry the cluster token: a node may be started with them; they are not passed on to its workers. */
 const secretVariables: readonly string[] = ["SHOAL_TOKEN"];
 
 /** The node's environment without the variables that carry secrets. */
-export function workerEnvironment(environment: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function workerEnvironment(environment: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const copy = { ...environment };
   for (const name of secretVariables) delete copy[name];
   return copy;

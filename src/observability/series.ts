@@ -17,7 +17,7 @@
 //   one node, full (nodeSeriesBytesMax)                    = 452,576 bytes; 1,000 nodes ~432 MiB
 // (it was 1,347,840 per node, allocated at join, with a time column per series and Float64 values).
 
-import { assert } from "../core/assert.js";
+import { assert, fail } from "../core/assert.js";
 import { nodeSeriesNames, type NodeSample, type NodeSeriesName, type Series } from "./api-types.js";
 
 /** Points in the fine tier: an hour at the 1 s node sample interval, enough to debug a recent incident. */
@@ -198,10 +198,11 @@ export class SeriesTable {
    * not after the last point's time (a node's wall clock stepped back, or a duplicate): series stay ordered.
    */
   push(tMs: number, values: ArrayLike<number>): boolean {
-    assert(Number.isFinite(tMs), `series time is finite (${tMs})`);
+    // Messages built only on failure: this runs for every series of every node's sample.
+    if (!Number.isFinite(tMs)) fail(`series time is finite (${tMs})`);
     for (let column = 0; column < this.width; column += 1) {
       const value = values[column];
-      assert(value !== undefined && Number.isFinite(value), `series point is finite (t ${tMs}, series ${column}: ${value})`);
+      if (value === undefined || !Number.isFinite(value)) fail(`series point is finite (t ${tMs}, series ${column}: ${value})`);
     }
     if (tMs <= this.lastTMs) return false;
     this.lastTMs = tMs;
